@@ -1,0 +1,548 @@
+//! Finding the authorization server for an MCP server (SPEC §1): the probe,
+//! protected resource metadata (RFC 9728), authorization server metadata
+//! (RFC 8414 and OpenID Connect Discovery, path-aware order) and the
+//! 2025-03-26 fallbacks.
+//!
+//! Candidate URLs of one step are fetched concurrently, but the answer is
+//! always the first candidate in the order the specification gives.
+
+use std::future::Future;
+
+use futures::stream::{FuturesOrdered, StreamExt};
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use crate::challenge::{bearer_challenges, BearerChallenge};
+use crate::error::{Error, Result};
+use crate::http::{ensure_secure, get_metadata, parse_json, parse_url, HttpClient, HttpRequest};
+use crate::metadata::{AuthorizationServerMetadata, ProtectedResourceMetadata};
+
+/// The protocol revision the probe's `initialize` asks for.
+pub const PROBE_PROTOCOL_VERSION: &str = "2025-11-25";
+
+/// What the MCP server said to an unauthenticated `initialize`.
+#[derive(Debug, Clone)]
+pub struct Probe {
+    pub status: u16,
+    pub challenges: Vec<BearerChallenge>,
+}
+
+/// Sends an MCP `initialize` POST without a token and reads the challenges (SPEC §1.1).
+pub async fn probe(http: &dyn HttpClient, mcp_url: &Url) -> Result<Probe> {
+    let body = serde_json::json!({
+        "jsonrpc": "2.0",
+        "id": 0,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": PROBE_PROTOCOL_VERSION,
+            "capabilities": {},
+            "clientInfo": {"name": "mcpauth", "version": env!("CARGO_PKG_VERSION")}
+        }
+    });
+    let request = HttpRequest::post_json(mcp_url.clone(), &body)
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", PROBE_PROTOCOL_VERSION)
+        .header("mcp-method", "initialize");
+    let response = http.send(request).await?;
+    Ok(Probe {
+        status: response.status,
+        challenges: bearer_challenges(response.header_all("www-authenticate")),
+    })
+}
+
+/// Everything discovery learned, ready for registration and authorization.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Discovery {
+    /// The MCP server URL, canonical.
+    pub mcp_url: String,
+    /// The `resource` value to send (RFC 8707): the PRM `resource` as published, or the canonical MCP URL.
+    pub resource: String,
+    /// The first `Bearer` challenge of the probe.
+    pub challenge: Option<BearerChallenge>,
+    pub resource_metadata_url: Option<String>,
+    pub resource_metadata: Option<ProtectedResourceMetadata>,
+    /// The issuer chosen (from the PRM, or the legacy base URL).
+    pub issuer: String,
+    /// Where the metadata came from; `None` when the legacy default endpoints were assumed.
+    pub metadata_url: Option<String>,
+    pub metadata: AuthorizationServerMetadata,
+    /// True for a 2025-03-26 server without protected resource metadata.
+    pub legacy: bool,
+}
+
+impl Discovery {
+    /// The scopes offered: PRM `scopes_supported`, else the server's.
+    pub fn offered_scopes(&self) -> Vec<String> {
+        self.resource_metadata
+            .as_ref()
+            .and_then(|p| p.scopes_supported.clone())
+            .or_else(|| self.metadata.scopes_supported.clone())
+            .unwrap_or_default()
+    }
+}
+
+/// Choices that change discovery.
+#[derive(Debug, Clone, Default)]
+pub struct DiscoverOptions {
+    /// Use this authorization server when the resource lists several (RFC 9728 §7.6).
+    pub authorization_server: Option<String>,
+}
+
+/// Runs the whole of SPEC §1 for an MCP server URL.
+pub async fn discover(
+    http: &dyn HttpClient,
+    mcp_url: &str,
+    options: &DiscoverOptions,
+) -> Result<Discovery> {
+    let url = parse_url(mcp_url)?;
+    let probe = probe(http, &url).await?;
+    match probe.status {
+        401 | 403 => {}
+        200..=299 => {
+            return Err(Error::NotAnOAuthMcpServer {
+                url: url.to_string(),
+                reason: "it answered an MCP initialize without asking for a token, so it needs no sign-in".into(),
+            })
+        }
+        status => {
+            return Err(Error::NotAnOAuthMcpServer {
+                url: url.to_string(),
+                reason: format!("it answered HTTP {status} to an MCP initialize request"),
+            })
+        }
+    }
+    let challenge = probe.challenges.into_iter().next();
+    let hinted = challenge
+        .as_ref()
+        .and_then(|c| c.resource_metadata.as_deref());
+    match fetch_resource_metadata(http, &url, hinted).await? {
+        Some((prm_url, prm)) => {
+            let resource = check_resource(&prm_url, &prm, &url)?;
+            let issuer = choose_issuer(&prm_url, &prm, options)?;
+            let (metadata_url, metadata) = fetch_authorization_server_metadata(http, &issuer).await?;
+            Ok(Discovery {
+                mcp_url: canonical_resource(&url),
+                resource,
+                challenge,
+                resource_metadata_url: Some(prm_url.to_string()),
+                resource_metadata: Some(prm),
+                issuer,
+                metadata_url: Some(metadata_url.to_string()),
+                metadata,
+                legacy: false,
+            })
+        }
+        None => {
+            let (metadata_url, metadata) = legacy_metadata(http, &url).await?;
+            Ok(Discovery {
+                mcp_url: canonical_resource(&url),
+                resource: canonical_resource(&url),
+                challenge,
+                resource_metadata_url: None,
+                resource_metadata: None,
+                issuer: metadata.issuer.clone(),
+                metadata_url: metadata_url.map(|u| u.to_string()),
+                metadata,
+                legacy: true,
+            })
+        }
+    }
+}
+
+/// The canonical URI of a resource (SPEC §3.3): lowercase scheme and host, no
+/// default port, no fragment, no trailing slash (an origin has no `/`).
+pub fn canonical_resource(url: &Url) -> String {
+    let mut out = format!("{}://{}", url.scheme(), url.host_str().unwrap_or_default());
+    if let Some(port) = url.port() {
+        out.push_str(&format!(":{port}"));
+    }
+    let path = url.path().trim_end_matches('/');
+    out.push_str(path);
+    if let Some(query) = url.query() {
+        out.push('?');
+        out.push_str(query);
+    }
+    out
+}
+
+/// The well-known PRM URLs in the order RFC 9728 §3.1 and SPEC §1.2 give.
+pub fn resource_metadata_candidates(mcp_url: &Url) -> Vec<Url> {
+    let path = mcp_url.path().trim_end_matches('/');
+    let mut origin = mcp_url.clone();
+    origin.set_query(None);
+    origin.set_fragment(None);
+    let mut out = Vec::new();
+    if !path.is_empty() {
+        let mut u = origin.clone();
+        u.set_path(&format!("/.well-known/oauth-protected-resource{path}"));
+        out.push(u);
+    }
+    let mut u = origin;
+    u.set_path("/.well-known/oauth-protected-resource");
+    out.push(u);
+    out
+}
+
+/// The well-known authorization server metadata URLs in the order SPEC §1.5 gives.
+pub fn authorization_server_metadata_candidates(issuer: &Url) -> Vec<Url> {
+    let path = issuer.path().trim_end_matches('/');
+    let at = |p: String| {
+        let mut u = issuer.clone();
+        u.set_path(&p);
+        u.set_query(None);
+        u.set_fragment(None);
+        u
+    };
+    if path.is_empty() {
+        vec![
+            at("/.well-known/oauth-authorization-server".into()),
+            at("/.well-known/openid-configuration".into()),
+        ]
+    } else {
+        vec![
+            at(format!("/.well-known/oauth-authorization-server{path}")),
+            at(format!("/.well-known/openid-configuration{path}")),
+            at(format!("{path}/.well-known/openid-configuration")),
+        ]
+    }
+}
+
+/// Awaits the futures concurrently and returns the first `Some` in their given order.
+async fn first_in_order<T, F>(futures: Vec<F>) -> Result<Option<T>>
+where
+    F: Future<Output = Result<Option<T>>>,
+{
+    let mut ordered: FuturesOrdered<F> = futures.into_iter().collect();
+    while let Some(result) = ordered.next().await {
+        if let Some(found) = result? {
+            return Ok(Some(found));
+        }
+    }
+    Ok(None)
+}
+
+async fn fetch_resource_metadata(
+    http: &dyn HttpClient,
+    mcp_url: &Url,
+    hinted: Option<&str>,
+) -> Result<Option<(Url, ProtectedResourceMetadata)>> {
+    if let Some(hinted) = hinted {
+        // The challenge named the document: use it, and only it (RFC 9728 §5.1).
+        let prm_url = parse_url(hinted)?;
+        let (final_url, response) = get_metadata(http, &prm_url).await?;
+        if !response.is_success() {
+            return Err(Error::HttpStatus {
+                url: final_url.to_string(),
+                status: response.status,
+                what: "for the protected resource metadata named in the server's challenge",
+            });
+        }
+        let prm = parse_json(&final_url, "protected resource metadata", &response.body)?;
+        return Ok(Some((prm_url, prm)));
+    }
+    let candidates = resource_metadata_candidates(mcp_url);
+    let fetches = candidates
+        .into_iter()
+        .map(|candidate| async move {
+            let (final_url, response) = get_metadata(http, &candidate).await?;
+            if !response.is_success() {
+                return Ok(None);
+            }
+            let prm: ProtectedResourceMetadata =
+                parse_json(&final_url, "protected resource metadata", &response.body)?;
+            Ok(Some((candidate, prm)))
+        })
+        .collect();
+    first_in_order(fetches).await
+}
+
+/// RFC 9728 §3.3 / SPEC §1.3: the PRM must describe this server. Returns the
+/// `resource` value to send, exactly as published.
+///
+/// The published resource may be the server URL itself or a path prefix of it on
+/// the same origin (a server that protects a whole origin publishes the origin),
+/// as the official MCP SDKs accept; anything else is refused.
+fn check_resource(
+    prm_url: &Url,
+    prm: &ProtectedResourceMetadata,
+    mcp_url: &Url,
+) -> Result<String> {
+    let mismatch = || Error::ResourceMismatch {
+        metadata_url: prm_url.to_string(),
+        expected: canonical_resource(mcp_url),
+        found: prm.resource.clone(),
+    };
+    let published = Url::parse(&prm.resource).map_err(|_| mismatch())?;
+    if published.origin() != mcp_url.origin()
+        || published.query().is_some() && published.query() != mcp_url.query()
+        || published.fragment().is_some()
+    {
+        return Err(mismatch());
+    }
+    let want = mcp_url.path().trim_end_matches('/');
+    let have = published.path().trim_end_matches('/');
+    let covers = want == have || want.starts_with(&format!("{have}/"));
+    if !covers {
+        return Err(mismatch());
+    }
+    Ok(prm.resource.clone())
+}
+
+fn choose_issuer(
+    prm_url: &Url,
+    prm: &ProtectedResourceMetadata,
+    options: &DiscoverOptions,
+) -> Result<String> {
+    if prm.authorization_servers.is_empty() {
+        return Err(Error::NoAuthorizationServer {
+            metadata_url: prm_url.to_string(),
+        });
+    }
+    match &options.authorization_server {
+        None => Ok(prm.authorization_servers[0].clone()),
+        Some(chosen) if prm.authorization_servers.contains(chosen) => Ok(chosen.clone()),
+        Some(chosen) => Err(Error::UnlistedAuthorizationServer {
+            chosen: chosen.clone(),
+            listed: prm.authorization_servers.join(", "),
+        }),
+    }
+}
+
+/// Fetches and validates an authorization server's metadata (SPEC §1.5, §1.6, §1.8, §5.1).
+pub async fn fetch_authorization_server_metadata(
+    http: &dyn HttpClient,
+    issuer: &str,
+) -> Result<(Url, AuthorizationServerMetadata)> {
+    let issuer_url = parse_url(issuer)?;
+    ensure_secure("authorization server issuer", &issuer_url)?;
+    if issuer_url.query().is_some() || issuer_url.fragment().is_some() {
+        return Err(Error::InvalidUrl {
+            input: issuer.to_string(),
+            reason: "an issuer has no query or fragment (RFC 8414 §2)".into(),
+        });
+    }
+    let candidates = authorization_server_metadata_candidates(&issuer_url);
+    let tried = candidates
+        .iter()
+        .map(Url::as_str)
+        .collect::<Vec<_>>()
+        .join(", ");
+    let fetches = candidates
+        .into_iter()
+        .map(|candidate| async move { fetch_one_metadata(http, &candidate, issuer).await })
+        .collect();
+    let found = first_in_order(fetches).await?;
+    let (url, metadata) = found.ok_or_else(|| Error::MetadataNotFound {
+        issuer: issuer.to_string(),
+        tried,
+    })?;
+    validate_metadata(&metadata)?;
+    Ok((url, metadata))
+}
+
+async fn fetch_one_metadata(
+    http: &dyn HttpClient,
+    candidate: &Url,
+    issuer: &str,
+) -> Result<Option<(Url, AuthorizationServerMetadata)>> {
+    let (final_url, response) = get_metadata(http, candidate).await?;
+    if !response.is_success() {
+        return Ok(None);
+    }
+    let metadata: AuthorizationServerMetadata =
+        parse_json(&final_url, "authorization server metadata", &response.body)?;
+    if metadata.issuer != issuer {
+        return Err(Error::IssuerMismatch {
+            url: candidate.to_string(),
+            expected: issuer.to_string(),
+            found: metadata.issuer,
+        });
+    }
+    Ok(Some((candidate.clone(), metadata)))
+}
+
+/// Endpoints must be https or loopback, and PKCE S256 must be advertised.
+fn validate_metadata(metadata: &AuthorizationServerMetadata) -> Result<()> {
+    validate_endpoints(metadata)?;
+    if !metadata.supports_s256() {
+        return Err(Error::PkceNotSupported {
+            issuer: metadata.issuer.clone(),
+            advertised: match &metadata.code_challenge_methods_supported {
+                None => "absent".into(),
+                Some(m) => format!("{m:?}"),
+            },
+        });
+    }
+    Ok(())
+}
+
+fn validate_endpoints(metadata: &AuthorizationServerMetadata) -> Result<()> {
+    let endpoints: [(&'static str, Option<&String>); 6] = [
+        (
+            "authorization endpoint",
+            Some(&metadata.authorization_endpoint),
+        ),
+        ("token endpoint", Some(&metadata.token_endpoint)),
+        (
+            "registration endpoint",
+            metadata.registration_endpoint.as_ref(),
+        ),
+        ("revocation endpoint", metadata.revocation_endpoint.as_ref()),
+        (
+            "introspection endpoint",
+            metadata.introspection_endpoint.as_ref(),
+        ),
+        ("userinfo endpoint", metadata.userinfo_endpoint.as_ref()),
+    ];
+    for (what, endpoint) in endpoints {
+        if let Some(endpoint) = endpoint {
+            let url = parse_url(endpoint)?;
+            ensure_secure(what, &url)?;
+        }
+    }
+    Ok(())
+}
+
+/// SPEC §1.7: a 2025-03-26 server without protected resource metadata.
+async fn legacy_metadata(
+    http: &dyn HttpClient,
+    mcp_url: &Url,
+) -> Result<(Option<Url>, AuthorizationServerMetadata)> {
+    let base = mcp_url.origin().ascii_serialization();
+    let base_url = parse_url(&base)?;
+    ensure_secure("authorization base URL", &base_url)?;
+    let mut candidate = base_url.clone();
+    candidate.set_path("/.well-known/oauth-authorization-server");
+    let (final_url, response) = get_metadata(http, &candidate).await?;
+    if response.status == 404 {
+        // No metadata: the 2025-03-26 default endpoints, for which that revision
+        // made PKCE mandatory.
+        let metadata = AuthorizationServerMetadata::legacy_defaults(&base);
+        validate_metadata(&metadata)?;
+        return Ok((None, metadata));
+    }
+    if !response.is_success() {
+        return Err(Error::HttpStatus {
+            url: final_url.to_string(),
+            status: response.status,
+            what: "for the authorization server metadata",
+        });
+    }
+    let metadata: AuthorizationServerMetadata =
+        parse_json(&final_url, "authorization server metadata", &response.body)?;
+    if metadata.issuer.trim_end_matches('/') != base {
+        return Err(Error::IssuerMismatch {
+            url: candidate.to_string(),
+            expected: base,
+            found: metadata.issuer,
+        });
+    }
+    validate_metadata(&metadata)?;
+    Ok((Some(candidate), metadata))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn url(s: &str) -> Url {
+        Url::parse(s).expect("test URL")
+    }
+
+    #[test]
+    fn canonical_forms() {
+        assert_eq!(
+            canonical_resource(&url("HTTPS://MCP.Example.COM:443/mcp/#frag")),
+            "https://mcp.example.com/mcp"
+        );
+        assert_eq!(
+            canonical_resource(&url("https://mcp.example.com")),
+            "https://mcp.example.com"
+        );
+        assert_eq!(
+            canonical_resource(&url("http://127.0.0.1:8080/a/b?x=1")),
+            "http://127.0.0.1:8080/a/b?x=1"
+        );
+    }
+
+    #[test]
+    fn metadata_order_with_and_without_path() {
+        let with_path: Vec<String> =
+            authorization_server_metadata_candidates(&url("https://as.example/tenant1"))
+                .into_iter()
+                .map(String::from)
+                .collect();
+        assert_eq!(
+            with_path,
+            [
+                "https://as.example/.well-known/oauth-authorization-server/tenant1",
+                "https://as.example/.well-known/openid-configuration/tenant1",
+                "https://as.example/tenant1/.well-known/openid-configuration",
+            ]
+        );
+        let root: Vec<String> = authorization_server_metadata_candidates(&url("https://as.example"))
+            .into_iter()
+            .map(String::from)
+            .collect();
+        assert_eq!(
+            root,
+            [
+                "https://as.example/.well-known/oauth-authorization-server",
+                "https://as.example/.well-known/openid-configuration",
+            ]
+        );
+    }
+
+    #[test]
+    fn prm_order() {
+        let c: Vec<String> = resource_metadata_candidates(&url("https://mcp.example/v1/mcp"))
+            .into_iter()
+            .map(String::from)
+            .collect();
+        assert_eq!(
+            c,
+            [
+                "https://mcp.example/.well-known/oauth-protected-resource/v1/mcp",
+                "https://mcp.example/.well-known/oauth-protected-resource",
+            ]
+        );
+    }
+
+    #[test]
+    fn resource_matching() {
+        let prm_url = url("https://mcp.example/.well-known/oauth-protected-resource/mcp");
+        let prm = |r: &str| ProtectedResourceMetadata {
+            resource: r.into(),
+            authorization_servers: vec![],
+            scopes_supported: None,
+            bearer_methods_supported: None,
+            resource_name: None,
+        };
+        let mcp = url("https://mcp.example/mcp");
+        assert_eq!(
+            check_resource(&prm_url, &prm("https://mcp.example/mcp"), &mcp).ok(),
+            Some("https://mcp.example/mcp".into())
+        );
+        // An origin-wide resource is kept exactly as published, without a slash added.
+        assert_eq!(
+            check_resource(&prm_url, &prm("https://mcp.example"), &mcp).ok(),
+            Some("https://mcp.example".into())
+        );
+        for bad in [
+            "https://evil.example/mcp",
+            "https://mcp.example/other",
+            "https://mcp.example/mc",
+            "http://mcp.example/mcp",
+            "https://mcp.example:8443/mcp",
+            "not a url",
+        ] {
+            assert!(
+                matches!(
+                    check_resource(&prm_url, &prm(bad), &mcp),
+                    Err(Error::ResourceMismatch { .. })
+                ),
+                "{bad}"
+            );
+        }
+    }
+}

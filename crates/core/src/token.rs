@@ -1,0 +1,564 @@
+//! Token endpoint requests (SPEC §4): code exchange, refresh (optionally with a
+//! wider scope), client credentials, revocation (RFC 7009) and introspection
+//! (RFC 7662).
+
+use std::time::{Duration, SystemTime};
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use serde::{Deserialize, Deserializer};
+
+use crate::authorize::PendingAuthorization;
+use crate::error::{Error, OAuthErrorResponse, Result};
+use crate::http::{parse_json, parse_secure, refuse_redirect, HttpClient, HttpRequest, HttpResponse};
+use crate::metadata::AuthorizationServerMetadata;
+use crate::registration::{ClientAuth, ClientRegistration};
+use crate::scopes::Scopes;
+use crate::secret::{AccessToken, AuthorizationCode, IdToken, RefreshToken};
+
+/// The longest lifetime believed from `expires_in`; anything larger is clamped.
+pub const MAX_EXPIRES_IN: u64 = 10 * 365 * 24 * 3600;
+
+/// A successful token response (RFC 6749 §5.1), secrets wrapped.
+#[derive(Debug, Clone)]
+pub struct TokenResponse {
+    pub access_token: AccessToken,
+    /// Always `Bearer` (compared case-insensitively).
+    pub token_type: String,
+    /// `expires_in` as sent, after clamping.
+    pub expires_in: Option<u64>,
+    /// The absolute expiry computed when the response arrived.
+    pub expires_at: Option<SystemTime>,
+    pub refresh_token: Option<RefreshToken>,
+    /// Granted scopes: the response's `scope`, or what was requested when it is absent.
+    pub scopes: Option<Scopes>,
+    /// True when the server said which scopes it granted.
+    pub scope_returned: bool,
+    pub id_token: Option<IdToken>,
+}
+
+impl TokenResponse {
+    /// True when the token expires within `skew` of `now` (or has no known expiry: false).
+    pub fn expires_within(&self, skew: Duration, now: SystemTime) -> bool {
+        self.expires_at
+            .is_some_and(|at| at <= now.checked_add(skew).unwrap_or(now))
+    }
+}
+
+#[derive(Deserialize)]
+struct RawTokenResponse {
+    access_token: String,
+    token_type: String,
+    #[serde(default, deserialize_with = "lenient_seconds")]
+    expires_in: Option<i64>,
+    #[serde(default)]
+    refresh_token: Option<String>,
+    #[serde(default)]
+    scope: Option<String>,
+    #[serde(default)]
+    id_token: Option<String>,
+}
+
+/// `expires_in` as a number, or a string holding one (SPEC §4.1).
+fn lenient_seconds<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<i64>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Lenient {
+        Int(i64),
+        Float(f64),
+        Text(String),
+        Null,
+    }
+    match Lenient::deserialize(d)? {
+        Lenient::Int(n) => Ok(Some(n)),
+        Lenient::Float(f) if f.is_finite() => Ok(Some(f.clamp(i64::MIN as f64, i64::MAX as f64) as i64)),
+        Lenient::Float(_) => Err(serde::de::Error::custom("expires_in is not a finite number")),
+        Lenient::Text(s) => s
+            .trim()
+            .parse::<i64>()
+            .map(Some)
+            .map_err(|_| serde::de::Error::custom("expires_in is a string that is not a whole number of seconds")),
+        Lenient::Null => Ok(None),
+    }
+}
+
+fn token_response_from(
+    url: &url::Url,
+    raw: RawTokenResponse,
+    requested: Option<&Scopes>,
+) -> Result<TokenResponse> {
+    if !raw.token_type.eq_ignore_ascii_case("bearer") {
+        return Err(Error::InvalidTokenResponse {
+            url: url.to_string(),
+            reason: format!(
+                "token_type `{}` is not supported; MCP uses Bearer tokens",
+                raw.token_type
+            ),
+        });
+    }
+    if raw.access_token.is_empty() {
+        return Err(Error::InvalidTokenResponse {
+            url: url.to_string(),
+            reason: "access_token is empty".into(),
+        });
+    }
+    // A negative lifetime means already expired; a huge one is clamped.
+    let expires_in = raw
+        .expires_in
+        .map(|s| s.clamp(0, MAX_EXPIRES_IN as i64) as u64);
+    let now = SystemTime::now();
+    let scope_returned = raw.scope.is_some();
+    Ok(TokenResponse {
+        access_token: AccessToken::new(raw.access_token),
+        token_type: "Bearer".into(),
+        expires_in,
+        expires_at: expires_in.map(|s| now + Duration::from_secs(s)),
+        refresh_token: raw
+            .refresh_token
+            .filter(|t| !t.is_empty())
+            .map(RefreshToken::new),
+        scopes: raw
+            .scope
+            .as_deref()
+            .map(Scopes::parse)
+            .or_else(|| requested.cloned()),
+        scope_returned,
+        id_token: raw.id_token.map(IdToken::new),
+    })
+}
+
+/// `application/x-www-form-urlencoded` encoding of a client id or secret before
+/// Base64 (RFC 6749 §2.3.1).
+fn form_encode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// Adds client authentication to a token-endpoint-style request.
+fn authenticate(
+    client: &ClientRegistration,
+    metadata: &AuthorizationServerMetadata,
+    fields: &mut Vec<(&'static str, String)>,
+    headers: &mut Vec<(String, String)>,
+) -> Result<()> {
+    match &client.auth {
+        ClientAuth::None => fields.push(("client_id", client.client_id.clone())),
+        ClientAuth::SecretBasic(secret) => {
+            let credentials = format!(
+                "{}:{}",
+                form_encode(&client.client_id),
+                form_encode(secret.secret())
+            );
+            headers.push((
+                "authorization".into(),
+                format!("Basic {}", STANDARD.encode(credentials)),
+            ));
+        }
+        ClientAuth::SecretPost(secret) => {
+            fields.push(("client_id", client.client_id.clone()));
+            fields.push(("client_secret", secret.secret().to_string()));
+        }
+        ClientAuth::PrivateKeyJwt(key) => {
+            let assertion = key.client_assertion(&client.client_id, &metadata.issuer)?;
+            fields.push(("client_id", client.client_id.clone()));
+            fields.push((
+                "client_assertion_type",
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".into(),
+            ));
+            fields.push(("client_assertion", assertion));
+        }
+    }
+    Ok(())
+}
+
+async fn post_authenticated(
+    http: &dyn HttpClient,
+    metadata: &AuthorizationServerMetadata,
+    client: &ClientRegistration,
+    what: &'static str,
+    endpoint: &str,
+    mut fields: Vec<(&'static str, String)>,
+) -> Result<(url::Url, HttpResponse)> {
+    client.ensure_issuer(&metadata.issuer)?;
+    let url = parse_secure(what, endpoint)?;
+    let mut headers = Vec::new();
+    authenticate(client, metadata, &mut fields, &mut headers)?;
+    let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut request = HttpRequest::post_form(url.clone(), &pairs);
+    request.headers.extend(headers);
+    let response = http.send(request).await?;
+    refuse_redirect(&url, &response)?;
+    Ok((url, response))
+}
+
+async fn token_request(
+    http: &dyn HttpClient,
+    metadata: &AuthorizationServerMetadata,
+    client: &ClientRegistration,
+    grant: &'static str,
+    fields: Vec<(&'static str, String)>,
+    requested: Option<&Scopes>,
+) -> Result<TokenResponse> {
+    let (url, response) = post_authenticated(
+        http,
+        metadata,
+        client,
+        "token endpoint",
+        &metadata.token_endpoint,
+        fields,
+    )
+    .await?;
+    if response.is_success() {
+        let raw: RawTokenResponse = parse_json(&url, "token response", &response.body)?;
+        return token_response_from(&url, raw, requested);
+    }
+    match serde_json::from_slice::<OAuthErrorResponse>(&response.body) {
+        Ok(error) => Err(Error::TokenRefused {
+            grant,
+            status: response.status,
+            response: error,
+        }),
+        Err(_) => Err(Error::HttpStatus {
+            url: url.to_string(),
+            status: response.status,
+            what: "from the token endpoint without an OAuth error",
+        }),
+    }
+}
+
+/// Exchanges an authorization code (RFC 6749 §4.1.3) with the verifier and the
+/// same `resource` as the authorization request (SPEC §3.3).
+pub async fn exchange_code(
+    http: &dyn HttpClient,
+    metadata: &AuthorizationServerMetadata,
+    client: &ClientRegistration,
+    pending: PendingAuthorization,
+    code: AuthorizationCode,
+) -> Result<TokenResponse> {
+    if pending.issuer != metadata.issuer {
+        return Err(Error::ClientIssuerMismatch {
+            client_id: pending.client_id.clone(),
+            registered_with: pending.issuer.clone(),
+            issuer: metadata.issuer.clone(),
+        });
+    }
+    let fields = vec![
+        ("grant_type", "authorization_code".to_string()),
+        ("code", code.secret().to_string()),
+        ("redirect_uri", pending.redirect_uri.clone()),
+        ("code_verifier", pending.verifier().secret().to_string()),
+        ("resource", pending.resource.clone()),
+    ];
+    token_request(
+        http,
+        metadata,
+        client,
+        "authorization_code",
+        fields,
+        pending.scopes.as_ref(),
+    )
+    .await
+}
+
+/// Refreshes (RFC 6749 §6) with `resource`, optionally asking for `scope`
+/// (a wider set is the incremental upgrade of SPEC §4.4). Without a new
+/// refresh token in the answer, the old one stays valid.
+pub async fn refresh(
+    http: &dyn HttpClient,
+    metadata: &AuthorizationServerMetadata,
+    client: &ClientRegistration,
+    refresh_token: &RefreshToken,
+    resource: &str,
+    scope: Option<&Scopes>,
+) -> Result<TokenResponse> {
+    let mut fields = vec![
+        ("grant_type", "refresh_token".to_string()),
+        ("refresh_token", refresh_token.secret().to_string()),
+        ("resource", resource.to_string()),
+    ];
+    if let Some(scope) = scope.filter(|s| !s.is_empty()) {
+        fields.push(("scope", scope.to_string()));
+    }
+    token_request(http, metadata, client, "refresh_token", fields, scope).await
+}
+
+/// The client credentials grant (RFC 6749 §4.4) for a confidential client.
+pub async fn client_credentials(
+    http: &dyn HttpClient,
+    metadata: &AuthorizationServerMetadata,
+    client: &ClientRegistration,
+    resource: &str,
+    scope: Option<&Scopes>,
+) -> Result<TokenResponse> {
+    if !client.auth.is_confidential() {
+        return Err(Error::InvalidKey {
+            reason: "the client credentials grant needs a client secret or a private key".into(),
+        });
+    }
+    let mut fields = vec![
+        ("grant_type", "client_credentials".to_string()),
+        ("resource", resource.to_string()),
+    ];
+    if let Some(scope) = scope.filter(|s| !s.is_empty()) {
+        fields.push(("scope", scope.to_string()));
+    }
+    token_request(http, metadata, client, "client_credentials", fields, scope).await
+}
+
+/// The outcome of an upgrade attempt by refresh (SPEC §4.4).
+#[derive(Debug)]
+pub enum RefreshUpgrade {
+    /// The server granted at least the wanted scopes.
+    Granted(TokenResponse),
+    /// The server refused or granted less: run a new authorization for `wanted`.
+    /// A token the server did issue is returned so it is not lost.
+    NeedsReauthorization {
+        wanted: Scopes,
+        issued: Option<TokenResponse>,
+        reason: String,
+    },
+}
+
+/// Tries refresh with the union of current and added scopes; says when a new
+/// authorization is needed instead (SPEC §4.4).
+pub async fn upgrade_by_refresh(
+    http: &dyn HttpClient,
+    metadata: &AuthorizationServerMetadata,
+    client: &ClientRegistration,
+    refresh_token: &RefreshToken,
+    resource: &str,
+    current: &Scopes,
+    added: &Scopes,
+) -> Result<RefreshUpgrade> {
+    let wanted = current.union(added);
+    match refresh(http, metadata, client, refresh_token, resource, Some(&wanted)).await {
+        Ok(response) => {
+            let granted = response.scopes.clone().unwrap_or_default();
+            if granted.is_superset(&wanted) {
+                Ok(RefreshUpgrade::Granted(response))
+            } else {
+                let missing = wanted.missing_from(&granted);
+                Ok(RefreshUpgrade::NeedsReauthorization {
+                    wanted,
+                    issued: Some(response),
+                    reason: format!("the refresh granted less than asked (missing {missing})"),
+                })
+            }
+        }
+        Err(Error::TokenRefused { response, .. }) if response.error == "invalid_scope" => {
+            Ok(RefreshUpgrade::NeedsReauthorization {
+                wanted,
+                issued: None,
+                reason: format!("the authorization server refused the wider scope on refresh ({response})"),
+            })
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Which token to revoke (RFC 7009 §2.1 `token_type_hint`).
+#[derive(Debug, Clone, Copy)]
+pub enum TokenHint {
+    RefreshToken,
+    AccessToken,
+}
+
+/// Revokes one token (RFC 7009 §2).
+pub async fn revoke(
+    http: &dyn HttpClient,
+    metadata: &AuthorizationServerMetadata,
+    client: &ClientRegistration,
+    token: &str,
+    hint: TokenHint,
+) -> Result<()> {
+    let endpoint = metadata
+        .revocation_endpoint
+        .as_deref()
+        .ok_or(Error::MissingEndpoint {
+            issuer: metadata.issuer.clone(),
+            endpoint: "revocation_endpoint",
+        })?;
+    let hint = match hint {
+        TokenHint::RefreshToken => "refresh_token",
+        TokenHint::AccessToken => "access_token",
+    };
+    let fields = vec![
+        ("token", token.to_string()),
+        ("token_type_hint", hint.to_string()),
+    ];
+    let (url, response) = post_authenticated(
+        http,
+        metadata,
+        client,
+        "revocation endpoint",
+        endpoint,
+        fields,
+    )
+    .await?;
+    if response.is_success() {
+        return Ok(());
+    }
+    let reason = match serde_json::from_slice::<OAuthErrorResponse>(&response.body) {
+        Ok(e) => format!("HTTP {}: {e}", response.status),
+        Err(_) => format!("HTTP {}", response.status),
+    };
+    Err(Error::RevocationFailed {
+        url: url.to_string(),
+        reason,
+    })
+}
+
+/// What sign-out revocation achieved; local deletion happens regardless (SPEC §4.7).
+#[derive(Debug)]
+pub struct RevocationReport {
+    /// `None` when there was nothing to revoke or no revocation endpoint.
+    pub refresh_token: Option<Result<()>>,
+    pub access_token: Option<Result<()>>,
+    /// False when the server has no revocation endpoint.
+    pub supported: bool,
+}
+
+impl RevocationReport {
+    /// True when every attempted revocation succeeded.
+    pub fn all_succeeded(&self) -> bool {
+        self.supported
+            && [&self.refresh_token, &self.access_token]
+                .iter()
+                .all(|r| r.as_ref().is_none_or(|r| r.is_ok()))
+    }
+}
+
+/// Revokes the refresh token first, then the access token (SPEC §4.7).
+pub async fn revoke_grant(
+    http: &dyn HttpClient,
+    metadata: &AuthorizationServerMetadata,
+    client: &ClientRegistration,
+    refresh_token: Option<&RefreshToken>,
+    access_token: Option<&AccessToken>,
+) -> RevocationReport {
+    if metadata.revocation_endpoint.is_none() {
+        return RevocationReport {
+            refresh_token: None,
+            access_token: None,
+            supported: false,
+        };
+    }
+    let mut report = RevocationReport {
+        refresh_token: None,
+        access_token: None,
+        supported: true,
+    };
+    if let Some(rt) = refresh_token {
+        report.refresh_token =
+            Some(revoke(http, metadata, client, rt.secret(), TokenHint::RefreshToken).await);
+    }
+    if let Some(at) = access_token {
+        report.access_token =
+            Some(revoke(http, metadata, client, at.secret(), TokenHint::AccessToken).await);
+    }
+    report
+}
+
+/// An introspection answer (RFC 7662 §2.2); only the members MCP Auth shows.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Introspection {
+    pub active: bool,
+    #[serde(default)]
+    pub scope: Option<String>,
+    #[serde(default)]
+    pub client_id: Option<String>,
+    #[serde(default)]
+    pub sub: Option<String>,
+    #[serde(default)]
+    pub exp: Option<i64>,
+    #[serde(default)]
+    pub aud: Option<serde_json::Value>,
+    #[serde(default)]
+    pub token_type: Option<String>,
+}
+
+/// Asks the authorization server whether a token is active (RFC 7662).
+pub async fn introspect(
+    http: &dyn HttpClient,
+    metadata: &AuthorizationServerMetadata,
+    client: &ClientRegistration,
+    token: &str,
+) -> Result<Introspection> {
+    let endpoint = metadata
+        .introspection_endpoint
+        .as_deref()
+        .ok_or(Error::MissingEndpoint {
+            issuer: metadata.issuer.clone(),
+            endpoint: "introspection_endpoint",
+        })?;
+    let (url, response) = post_authenticated(
+        http,
+        metadata,
+        client,
+        "introspection endpoint",
+        endpoint,
+        vec![("token", token.to_string())],
+    )
+    .await?;
+    if !response.is_success() {
+        return Err(Error::HttpStatus {
+            url: url.to_string(),
+            status: response.status,
+            what: "to the introspection request",
+        });
+    }
+    parse_json(&url, "introspection response", &response.body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(body: &str) -> Result<TokenResponse> {
+        let url = url::Url::parse("https://as.example/token").expect("url");
+        let raw: RawTokenResponse = parse_json(&url, "token response", body.as_bytes())?;
+        token_response_from(&url, raw, Some(&Scopes::parse("asked")))
+    }
+
+    #[test]
+    fn token_response_rules() {
+        let t = parse(r#"{"access_token":"at","token_type":"bEaReR","expires_in":"3600"}"#)
+            .expect("numeric string tolerated");
+        assert_eq!(t.expires_in, Some(3600));
+        assert_eq!(t.scopes.map(|s| s.to_string()), Some("asked".into()));
+        assert!(!t.scope_returned);
+        let t = parse(r#"{"access_token":"at","token_type":"Bearer","expires_in":-5,"scope":"x y"}"#)
+            .expect("negative is expired");
+        assert_eq!(t.expires_in, Some(0));
+        assert_eq!(t.scopes.map(|s| s.to_string()), Some("x y".into()));
+        let t = parse(r#"{"access_token":"at","token_type":"Bearer","expires_in":1e300}"#)
+            .expect("huge is clamped");
+        assert_eq!(t.expires_in, Some(MAX_EXPIRES_IN));
+        let err = parse(r#"{"access_token":"at","token_type":"Bearer","expires_in":"soon"}"#)
+            .expect_err("non-numeric");
+        assert!(err.to_string().contains("expires_in"), "{err}");
+        let err = parse(r#"{"access_token":"at","token_type":"mac"}"#).expect_err("not bearer");
+        assert!(err.to_string().contains("mac"), "{err}");
+        let err = parse(r#"{"token_type":"Bearer"}"#).expect_err("no token");
+        assert!(err.to_string().contains("access_token"), "{err}");
+    }
+
+    #[test]
+    fn basic_auth_form_encodes_before_base64() {
+        let client = ClientRegistration {
+            issuer: "https://as.example".into(),
+            client_id: "id with space".into(),
+            kind: crate::registration::RegistrationKind::PreRegistered,
+            auth: ClientAuth::SecretBasic(crate::secret::ClientSecret::new("p@ss:wörd")),
+            redirect_uris: vec![],
+            registration_access_token: None,
+            client_secret_expires_at: None,
+        };
+        let metadata = AuthorizationServerMetadata::legacy_defaults("https://as.example");
+        let (mut fields, mut headers) = (Vec::new(), Vec::new());
+        authenticate(&client, &metadata, &mut fields, &mut headers).expect("ok");
+        assert!(fields.is_empty());
+        let value = headers[0].1.trim_start_matches("Basic ");
+        let decoded = String::from_utf8(STANDARD.decode(value).expect("b64")).expect("utf8");
+        assert_eq!(decoded, "id+with+space:p%40ss%3Aw%C3%B6rd");
+    }
+}
