@@ -86,7 +86,9 @@ async fn run(cli: Cli) -> Result<(), String> {
                 );
                 println!(
                     "scopes to request:     {}",
-                    scopes.map(|s| s.to_string()).unwrap_or_else(|| "(none)".into())
+                    scopes
+                        .map(|s| s.to_string())
+                        .unwrap_or_else(|| "(none)".into())
                 );
                 println!(
                     "registration:          {}",

@@ -199,7 +199,10 @@ mod tests {
         assert_eq!(q["client_id"], "cid");
         assert_eq!(q["resource"], "https://mcp.example");
         assert_eq!(q["code_challenge_method"], "S256");
-        assert_eq!(q["code_challenge"], pkce_challenge(pending.verifier().secret()));
+        assert_eq!(
+            q["code_challenge"],
+            pkce_challenge(pending.verifier().secret())
+        );
         assert_eq!(q["state"], pending.state.secret());
         assert_eq!(q["scope"], "a offline_access");
         assert_eq!(q["prompt"], "consent");
@@ -215,7 +218,10 @@ mod tests {
         .expect("builds");
         let q: std::collections::HashMap<String, String> = url.query_pairs().into_owned().collect();
         assert_eq!(q["scope"], "a b offline_access");
-        assert_eq!(pending.scopes.map(|s| s.to_string()), Some("a b offline_access".into()));
+        assert_eq!(
+            pending.scopes.map(|s| s.to_string()),
+            Some("a b offline_access".into())
+        );
 
         let other = ClientRegistration {
             issuer: "https://other.example".into(),

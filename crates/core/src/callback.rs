@@ -241,7 +241,9 @@ mod tests {
             redirect_uri: "http://127.0.0.1:5/callback".into(),
             prompt: None,
         };
-        start_authorization(&m, &client, &request).expect("builds").1
+        start_authorization(&m, &client, &request)
+            .expect("builds")
+            .1
     }
 
     fn query(state: &str, extra: &str) -> CallbackParams {
@@ -255,14 +257,30 @@ mod tests {
         let state = p.state.secret().to_string();
         store.insert(p);
         let err = store
-            .complete(CallbackParams::from_query("code=x&iss=https%3A%2F%2Fas.example"))
+            .complete(CallbackParams::from_query(
+                "code=x&iss=https%3A%2F%2Fas.example",
+            ))
             .expect_err("missing");
-        assert!(matches!(err, Error::State { problem: StateProblem::Missing }));
+        assert!(matches!(
+            err,
+            Error::State {
+                problem: StateProblem::Missing
+            }
+        ));
         let err = store
             .complete(query("nope", "&iss=https%3A%2F%2Fas.example"))
             .expect_err("unknown");
-        assert!(matches!(err, Error::State { problem: StateProblem::Unknown }));
-        assert_eq!(store.len(), 1, "a bad state must not consume the pending sign-in");
+        assert!(matches!(
+            err,
+            Error::State {
+                problem: StateProblem::Unknown
+            }
+        ));
+        assert_eq!(
+            store.len(),
+            1,
+            "a bad state must not consume the pending sign-in"
+        );
         let (_, code) = store
             .complete(query(&state, "&iss=https%3A%2F%2Fas.example"))
             .expect("valid");
@@ -270,7 +288,12 @@ mod tests {
         let err = store
             .complete(query(&state, "&iss=https%3A%2F%2Fas.example"))
             .expect_err("reused");
-        assert!(matches!(err, Error::State { problem: StateProblem::Reused }));
+        assert!(matches!(
+            err,
+            Error::State {
+                problem: StateProblem::Reused
+            }
+        ));
     }
 
     #[test]
@@ -328,6 +351,11 @@ mod tests {
         store.insert(p);
         assert!(store.is_expired(&state, Instant::now()));
         let err = store.complete(query(&state, "")).expect_err("expired");
-        assert!(matches!(err, Error::State { problem: StateProblem::Unknown }));
+        assert!(matches!(
+            err,
+            Error::State {
+                problem: StateProblem::Unknown
+            }
+        ));
     }
 }

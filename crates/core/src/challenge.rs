@@ -337,21 +337,20 @@ mod tests {
     }
 
     fn render(c: &ArbChallenge, flips: &[bool], spaces: &str) -> String {
-        let params: Vec<String> = c
-            .1
-            .iter()
-            .map(|(name, value, as_token)| {
-                let value = if *as_token
-                    && !value.is_empty()
-                    && value.bytes().all(|b| b.is_ascii_alphanumeric())
-                {
-                    value.clone()
-                } else {
-                    quote(value)
-                };
-                format!("{}{spaces}={spaces}{value}", random_case(name, flips))
-            })
-            .collect();
+        let params: Vec<String> =
+            c.1.iter()
+                .map(|(name, value, as_token)| {
+                    let value = if *as_token
+                        && !value.is_empty()
+                        && value.bytes().all(|b| b.is_ascii_alphanumeric())
+                    {
+                        value.clone()
+                    } else {
+                        quote(value)
+                    };
+                    format!("{}{spaces}={spaces}{value}", random_case(name, flips))
+                })
+                .collect();
         if params.is_empty() {
             random_case(&c.0, flips)
         } else {

@@ -98,12 +98,12 @@ pub async fn discover(
     let probe = probe(http, &url).await?;
     match probe.status {
         401 | 403 => {}
-        200..=299 => {
-            return Err(Error::NotAnOAuthMcpServer {
-                url: url.to_string(),
-                reason: "it answered an MCP initialize without asking for a token, so it needs no sign-in".into(),
-            })
-        }
+        200..=299 => return Err(Error::NotAnOAuthMcpServer {
+            url: url.to_string(),
+            reason:
+                "it answered an MCP initialize without asking for a token, so it needs no sign-in"
+                    .into(),
+        }),
         status => {
             return Err(Error::NotAnOAuthMcpServer {
                 url: url.to_string(),
@@ -119,7 +119,8 @@ pub async fn discover(
         Some((prm_url, prm)) => {
             let resource = check_resource(&prm_url, &prm, &url)?;
             let issuer = choose_issuer(&prm_url, &prm, options)?;
-            let (metadata_url, metadata) = fetch_authorization_server_metadata(http, &issuer).await?;
+            let (metadata_url, metadata) =
+                fetch_authorization_server_metadata(http, &issuer).await?;
             Ok(Discovery {
                 mcp_url: canonical_resource(&url),
                 resource,
@@ -262,11 +263,7 @@ async fn fetch_resource_metadata(
 /// The published resource may be the server URL itself or a path prefix of it on
 /// the same origin (a server that protects a whole origin publishes the origin),
 /// as the official MCP SDKs accept; anything else is refused.
-fn check_resource(
-    prm_url: &Url,
-    prm: &ProtectedResourceMetadata,
-    mcp_url: &Url,
-) -> Result<String> {
+fn check_resource(prm_url: &Url, prm: &ProtectedResourceMetadata, mcp_url: &Url) -> Result<String> {
     let mismatch = || Error::ResourceMismatch {
         metadata_url: prm_url.to_string(),
         expected: canonical_resource(mcp_url),
@@ -480,10 +477,11 @@ mod tests {
                 "https://as.example/tenant1/.well-known/openid-configuration",
             ]
         );
-        let root: Vec<String> = authorization_server_metadata_candidates(&url("https://as.example"))
-            .into_iter()
-            .map(String::from)
-            .collect();
+        let root: Vec<String> =
+            authorization_server_metadata_candidates(&url("https://as.example"))
+                .into_iter()
+                .map(String::from)
+                .collect();
         assert_eq!(
             root,
             [

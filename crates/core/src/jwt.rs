@@ -48,7 +48,9 @@ impl SigningAlgorithm {
             "PS256" => Ok(Self::Ps256),
             "EDDSA" | "ED25519" => Ok(Self::EdDsa),
             _ => Err(Error::InvalidKey {
-                reason: format!("unsupported signing algorithm `{s}` (use ES256, RS256, PS256 or EdDSA)"),
+                reason: format!(
+                    "unsupported signing algorithm `{s}` (use ES256, RS256, PS256 or EdDSA)"
+                ),
             }),
         }
     }
@@ -166,9 +168,9 @@ impl SigningKey {
         let parsed: Jwk = serde_json::from_str(jwk)
             .map_err(|e| invalid(format!("the JWK is not valid JSON of the right shape: {e}")))?;
         let b64 = |name: &str, v: &Option<String>| -> Result<Vec<u8>> {
-            let v = v
-                .as_deref()
-                .ok_or_else(|| invalid(format!("the JWK has no `{name}`; a private key is needed")))?;
+            let v = v.as_deref().ok_or_else(|| {
+                invalid(format!("the JWK has no `{name}`; a private key is needed"))
+            })?;
             URL_SAFE_NO_PAD
                 .decode(v.trim_end_matches('='))
                 .map_err(|_| invalid(format!("the JWK member `{name}` is not base64url")))
@@ -212,11 +214,7 @@ impl SigningKey {
         Self::with_alg(key, alg, parsed.kid)
     }
 
-    fn with_alg(
-        key: KeyInner,
-        alg: Option<SigningAlgorithm>,
-        kid: Option<String>,
-    ) -> Result<Self> {
+    fn with_alg(key: KeyInner, alg: Option<SigningAlgorithm>, kid: Option<String>) -> Result<Self> {
         use SigningAlgorithm::*;
         let alg = match (&key, alg) {
             (KeyInner::P256(_), None | Some(Es256)) => Es256,
@@ -339,10 +337,9 @@ mod tests {
             assert!(claims["exp"].as_u64() > claims["iat"].as_u64());
             assert_eq!(decode_part(&jwt, 0)["alg"], "ES256");
             let (input, sig) = jwt.rsplit_once('.').expect("dot");
-            let sig = p256::ecdsa::Signature::from_slice(
-                &URL_SAFE_NO_PAD.decode(sig).expect("b64"),
-            )
-            .expect("64-byte signature");
+            let sig =
+                p256::ecdsa::Signature::from_slice(&URL_SAFE_NO_PAD.decode(sig).expect("b64"))
+                    .expect("64-byte signature");
             let vk = p256::ecdsa::VerifyingKey::from(secret.public_key());
             vk.verify(input.as_bytes(), &sig).expect("verifies");
         }

@@ -11,6 +11,7 @@ pub mod callback;
 pub mod challenge;
 pub mod discovery;
 pub mod error;
+pub mod flow;
 pub mod http;
 pub mod jwt;
 pub mod loopback;

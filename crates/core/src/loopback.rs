@@ -100,7 +100,10 @@ async fn handle(mut stream: TcpStream) -> Option<CallbackParams> {
     };
     let request_line = head.lines().next().unwrap_or_default();
     let mut parts = request_line.split(' ');
-    let (method, target) = (parts.next().unwrap_or_default(), parts.next().unwrap_or_default());
+    let (method, target) = (
+        parts.next().unwrap_or_default(),
+        parts.next().unwrap_or_default(),
+    );
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
     if method != "GET" || path != CALLBACK_PATH {
         let _ = respond(&mut stream, "404 Not Found", "Not found").await;
@@ -144,7 +147,9 @@ mod tests {
     async fn get(uri: &str) -> String {
         let url = url::Url::parse(uri).expect("url");
         let port = url.port().expect("port");
-        let mut s = TcpStream::connect(("127.0.0.1", port)).await.expect("connect");
+        let mut s = TcpStream::connect(("127.0.0.1", port))
+            .await
+            .expect("connect");
         let target = match url.query() {
             Some(q) => format!("{}?{q}", url.path()),
             None => url.path().to_string(),
@@ -159,7 +164,9 @@ mod tests {
 
     #[tokio::test]
     async fn receives_one_callback_and_closes() {
-        let listener = LoopbackListener::bind(LoopbackHost::Ip, 0).await.expect("bind");
+        let listener = LoopbackListener::bind(LoopbackHost::Ip, 0)
+            .await
+            .expect("bind");
         let uri = listener.redirect_uri().to_string();
         assert!(uri.starts_with("http://127.0.0.1:") && uri.ends_with("/callback"));
         let base = uri.trim_end_matches("/callback").to_string();
@@ -178,12 +185,22 @@ mod tests {
 
     #[tokio::test]
     async fn times_out_and_reports_busy_ports() {
-        let listener = LoopbackListener::bind(LoopbackHost::Localhost, 0).await.expect("bind");
+        let listener = LoopbackListener::bind(LoopbackHost::Localhost, 0)
+            .await
+            .expect("bind");
         assert!(listener.redirect_uri().starts_with("http://localhost:"));
-        let port = url::Url::parse(listener.redirect_uri()).expect("url").port().expect("port");
-        let busy = LoopbackListener::bind(LoopbackHost::Ip, port).await.expect_err("in use");
+        let port = url::Url::parse(listener.redirect_uri())
+            .expect("url")
+            .port()
+            .expect("port");
+        let busy = LoopbackListener::bind(LoopbackHost::Ip, port)
+            .await
+            .expect_err("in use");
         assert!(busy.to_string().contains("already in use"), "{busy}");
-        let err = listener.wait(Duration::from_millis(50)).await.expect_err("timeout");
+        let err = listener
+            .wait(Duration::from_millis(50))
+            .await
+            .expect_err("timeout");
         assert!(err.to_string().contains("start the sign-in again"), "{err}");
     }
 }

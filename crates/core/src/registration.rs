@@ -240,7 +240,9 @@ pub async fn register_dynamic(
     }
     let mut retried = false;
     loop {
-        let response = http.send(HttpRequest::post_json(url.clone(), &body)).await?;
+        let response = http
+            .send(HttpRequest::post_json(url.clone(), &body))
+            .await?;
         refuse_redirect(&url, &response)?;
         if response.is_success() {
             let parsed: RegistrationResponse =
@@ -332,9 +334,15 @@ mod tests {
     fn secret_method_follows_the_server() {
         let mut m = AuthorizationServerMetadata::legacy_defaults("https://as.example");
         let s = || ClientSecret::new("s");
-        assert_eq!(ClientAuth::secret_for(&m, s()).method_name(), "client_secret_basic");
+        assert_eq!(
+            ClientAuth::secret_for(&m, s()).method_name(),
+            "client_secret_basic"
+        );
         m.token_endpoint_auth_methods_supported = Some(vec!["client_secret_post".into()]);
-        assert_eq!(ClientAuth::secret_for(&m, s()).method_name(), "client_secret_post");
+        assert_eq!(
+            ClientAuth::secret_for(&m, s()).method_name(),
+            "client_secret_post"
+        );
     }
 
     #[test]

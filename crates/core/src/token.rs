@@ -10,7 +10,9 @@ use serde::{Deserialize, Deserializer};
 
 use crate::authorize::PendingAuthorization;
 use crate::error::{Error, OAuthErrorResponse, Result};
-use crate::http::{parse_json, parse_secure, refuse_redirect, HttpClient, HttpRequest, HttpResponse};
+use crate::http::{
+    parse_json, parse_secure, refuse_redirect, HttpClient, HttpRequest, HttpResponse,
+};
 use crate::metadata::AuthorizationServerMetadata;
 use crate::registration::{ClientAuth, ClientRegistration};
 use crate::scopes::Scopes;
@@ -71,13 +73,15 @@ fn lenient_seconds<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Optio
     }
     match Lenient::deserialize(d)? {
         Lenient::Int(n) => Ok(Some(n)),
-        Lenient::Float(f) if f.is_finite() => Ok(Some(f.clamp(i64::MIN as f64, i64::MAX as f64) as i64)),
-        Lenient::Float(_) => Err(serde::de::Error::custom("expires_in is not a finite number")),
-        Lenient::Text(s) => s
-            .trim()
-            .parse::<i64>()
-            .map(Some)
-            .map_err(|_| serde::de::Error::custom("expires_in is a string that is not a whole number of seconds")),
+        Lenient::Float(f) if f.is_finite() => {
+            Ok(Some(f.clamp(i64::MIN as f64, i64::MAX as f64) as i64))
+        }
+        Lenient::Float(_) => Err(serde::de::Error::custom(
+            "expires_in is not a finite number",
+        )),
+        Lenient::Text(s) => s.trim().parse::<i64>().map(Some).map_err(|_| {
+            serde::de::Error::custom("expires_in is a string that is not a whole number of seconds")
+        }),
         Lenient::Null => Ok(None),
     }
 }
@@ -330,7 +334,16 @@ pub async fn upgrade_by_refresh(
     added: &Scopes,
 ) -> Result<RefreshUpgrade> {
     let wanted = current.union(added);
-    match refresh(http, metadata, client, refresh_token, resource, Some(&wanted)).await {
+    match refresh(
+        http,
+        metadata,
+        client,
+        refresh_token,
+        resource,
+        Some(&wanted),
+    )
+    .await
+    {
         Ok(response) => {
             let granted = response.scopes.clone().unwrap_or_default();
             if granted.is_superset(&wanted) {
@@ -348,7 +361,9 @@ pub async fn upgrade_by_refresh(
             Ok(RefreshUpgrade::NeedsReauthorization {
                 wanted,
                 issued: None,
-                reason: format!("the authorization server refused the wider scope on refresh ({response})"),
+                reason: format!(
+                    "the authorization server refused the wider scope on refresh ({response})"
+                ),
             })
         }
         Err(e) => Err(e),
@@ -526,8 +541,9 @@ mod tests {
         assert_eq!(t.expires_in, Some(3600));
         assert_eq!(t.scopes.map(|s| s.to_string()), Some("asked".into()));
         assert!(!t.scope_returned);
-        let t = parse(r#"{"access_token":"at","token_type":"Bearer","expires_in":-5,"scope":"x y"}"#)
-            .expect("negative is expired");
+        let t =
+            parse(r#"{"access_token":"at","token_type":"Bearer","expires_in":-5,"scope":"x y"}"#)
+                .expect("negative is expired");
         assert_eq!(t.expires_in, Some(0));
         assert_eq!(t.scopes.map(|s| s.to_string()), Some("x y".into()));
         let t = parse(r#"{"access_token":"at","token_type":"Bearer","expires_in":1e300}"#)
