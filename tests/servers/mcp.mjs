@@ -1,0 +1,185 @@
+// MCP servers (Streamable HTTP, official TypeScript SDK) protected by Bearer
+// JWT access tokens they validate themselves against the AS's JWKS.
+
+import { randomUUID } from 'node:crypto';
+
+import express from 'express';
+import { createRemoteJWKSet, jwtVerify } from 'jose';
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
+import { z } from 'zod';
+
+import { logger } from './log.mjs';
+
+const quote = (v) => `"${String(v).replace(/[\\"]/g, '\\$&')}"`;
+
+/** Builds `Bearer k="v", ...` from ordered [key, value] pairs (undefined values skipped). */
+function bearer(pairs) {
+  const params = pairs.filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${quote(v)}`);
+  return params.length ? `Bearer ${params.join(', ')}` : 'Bearer';
+}
+
+/**
+ * Mounts an MCP endpoint on `app` at `path`.
+ *
+ * @param {import('express').Express} app
+ * @param {object} o
+ * @param {string} o.path          e.g. '/mcp' or '/legacy/mcp'
+ * @param {string} o.resource      exact resource URL = required JWT `aud`
+ * @param {string} o.issuer        required JWT `iss`
+ * @param {string} o.jwksUri       the AS's jwks_uri
+ * @param {'current'|'fallback'|'legacy'} o.style   challenge style (see README)
+ * @param {string} [o.prmUrl]      resource_metadata URL put in challenges ("current" only)
+ * @param {number} [o.fetchTimeoutMs]
+ */
+export function mountMcp(app, {
+  path, resource, issuer, jwksUri, style, prmUrl, fetchTimeoutMs = 10_000,
+}) {
+  const log = logger(`mcp:${style}`);
+  const jwks = createRemoteJWKSet(new URL(jwksUri), { timeoutDuration: fetchTimeoutMs });
+
+  // --- challenges -------------------------------------------------------
+  // current : Bearer resource_metadata="<PRM>", scope="mcp:read"
+  // fallback: Bearer scope="mcp:read"                (no resource_metadata)
+  // legacy  : Bearer                                 (nothing at all)
+  // A presented-but-rejected token adds error="invalid_token" and an
+  // error_description in front (RFC 6750 §3.1); 403s carry
+  // error="insufficient_scope" and the scope needed.
+  function challenge(res, status, { error, description, scope = 'mcp:read' } = {}) {
+    let pairs;
+    if (error === 'insufficient_scope') {
+      pairs = [['error', error], ['scope', scope]];
+      if (style === 'current') pairs.push(['resource_metadata', prmUrl]);
+    } else {
+      pairs = [['error', error], ['error_description', description]];
+      if (style === 'current') pairs.push(['resource_metadata', prmUrl], ['scope', scope]);
+      if (style === 'fallback') pairs.push(['scope', scope]);
+    }
+    res.status(status)
+      .set('WWW-Authenticate', bearer(pairs))
+      .json({ error: error ?? 'unauthorized', error_description: description ?? 'Bearer token required' });
+  }
+
+  async function authenticate(req, res, next) {
+    const m = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i.exec(req.headers.authorization ?? '');
+    if (!m) return challenge(res, 401);
+
+    let payload;
+    try {
+      ({ payload } = await jwtVerify(m[1], jwks, {
+        issuer,
+        audience: resource,
+        typ: 'at+jwt', // RFC 9068 access tokens only (an ID token is refused)
+      }));
+    } catch (err) {
+      log('token rejected:', err.code ?? err.name, err.message);
+      return challenge(res, 401, { error: 'invalid_token', description: `token rejected: ${err.code ?? err.message}` });
+    }
+
+    const scopes = new Set(String(payload.scope ?? '').split(' ').filter(Boolean));
+    if (!scopes.has('mcp:read')) {
+      return challenge(res, 403, { error: 'insufficient_scope', scope: 'mcp:read', description: 'mcp:read required' });
+    }
+
+    // Becomes `extra.authInfo` in tool handlers.
+    req.auth = {
+      token: m[1],
+      clientId: payload.client_id,
+      scopes: [...scopes],
+      expiresAt: payload.exp,
+      resource: new URL(resource),
+      extra: { sub: payload.sub, scope: payload.scope, aud: payload.aud },
+    };
+    return next();
+  }
+
+  // Tool-level scope, checked after the body is parsed: look into the
+  // JSON-RPC message (single or batch) before the transport sees it.
+  function checkToolScope(req, res, next) {
+    const messages = Array.isArray(req.body) ? req.body : [req.body];
+    const wantsWrite = messages.some((msg) => msg?.method === 'tools/call' && msg.params?.name === 'write_note');
+    if (wantsWrite && !req.auth.scopes.includes('mcp:write')) {
+      return challenge(res, 403, { error: 'insufficient_scope', scope: 'mcp:read mcp:write', description: 'mcp:write required' });
+    }
+    return next();
+  }
+
+  // --- MCP server per session -------------------------------------------
+  function buildServer() {
+    const server = new McpServer({ name: `mcpauth-test-${style}`, version: '1.0.0' });
+    server.registerTool('whoami', {
+      description: 'Returns the subject and scope of the access token (needs mcp:read)',
+    }, async (extra) => {
+      const info = extra.authInfo?.extra ?? {};
+      return {
+        content: [{
+          type: 'text',
+          text: JSON.stringify({ sub: info.sub, scope: info.scope, client_id: extra.authInfo?.clientId }),
+        }],
+      };
+    });
+    server.registerTool('write_note', {
+      description: 'Pretends to save a note (needs mcp:write)',
+      inputSchema: { text: z.string().optional() },
+    }, async (_args, extra) => {
+      if (!extra.authInfo?.scopes.includes('mcp:write')) { // unreachable: checked at HTTP level
+        return { isError: true, content: [{ type: 'text', text: 'mcp:write required' }] };
+      }
+      return { content: [{ type: 'text', text: 'saved' }] };
+    });
+    return server;
+  }
+
+  /** @type {Map<string, StreamableHTTPServerTransport>} */
+  const sessions = new Map();
+  const rpcError = (res, status, code, message) => res.status(status).json({ jsonrpc: '2.0', error: { code, message }, id: null });
+
+  // Standard session handling, as in the SDK's simpleStreamableHttp example;
+  // authenticate runs before the body parser so that any unauthenticated
+  // request, even with a malformed body, gets the 401 challenge.
+  app.post(path, authenticate, express.json({ limit: '1mb' }), checkToolScope, async (req, res) => {
+    const sessionId = req.headers['mcp-session-id'];
+    try {
+      let transport = sessionId ? sessions.get(sessionId) : undefined;
+      if (!transport) {
+        if (sessionId) return rpcError(res, 404, -32001, 'Session not found');
+        if (!isInitializeRequest(req.body)) return rpcError(res, 400, -32000, 'Bad Request: No valid session ID provided');
+        transport = new StreamableHTTPServerTransport({
+          sessionIdGenerator: () => randomUUID(),
+          onsessioninitialized: (sid) => { sessions.set(sid, transport); },
+        });
+        transport.onclose = () => {
+          if (transport.sessionId) sessions.delete(transport.sessionId);
+        };
+        await buildServer().connect(transport);
+      }
+      await transport.handleRequest(req, res, req.body);
+    } catch (err) {
+      log('error handling MCP request', err);
+      if (!res.headersSent) rpcError(res, 500, -32603, 'Internal server error');
+    }
+  });
+
+  const sessionRequest = async (req, res) => {
+    const sessionId = req.headers['mcp-session-id'];
+    if (!sessionId) return res.status(400).send('Missing session ID');
+    const transport = sessions.get(sessionId);
+    if (!transport) return rpcError(res, 404, -32001, 'Session not found');
+    try {
+      await transport.handleRequest(req, res);
+    } catch (err) {
+      log('error handling MCP request', err);
+      if (!res.headersSent) res.status(500).send('Internal server error');
+    }
+    return undefined;
+  };
+  app.get(path, authenticate, sessionRequest); // standalone SSE stream
+  app.delete(path, authenticate, sessionRequest); // session termination
+
+  return {
+    async close() {
+      await Promise.allSettled([...sessions.values()].map((t) => t.close()));
+    },
+  };
+}

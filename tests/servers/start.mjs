@@ -1,0 +1,207 @@
+#!/usr/bin/env node
+// Starts MCP Auth's test servers on 127.0.0.1 and prints ONE line of JSON on
+// stdout once everything listens (the contract is documented in README.md).
+// All logging goes to stderr.
+//
+//   node tests/servers/start.mjs [--fixed-ports] [--delay-ms N]
+//                                [--access-token-ttl S] [--ignore-stdin]
+//
+// Env equivalents: MCPAUTH_TEST_DELAY_MS, MCPAUTH_TEST_AT_TTL,
+// MCPAUTH_TEST_FIXED_PORTS=1, MCPAUTH_TEST_IGNORE_STDIN=1.
+//
+// Stops on SIGTERM, SIGINT, or when stdin reaches EOF / closes (so a test
+// process that dies takes its servers with it). --ignore-stdin disables the
+// stdin watch for interactive demos run in the background (`&` gives the
+// process /dev/null as stdin, which would stop it at once).
+
+import { emitStdout, logger } from './log.mjs'; // must stay the first import
+
+import { readFile } from 'node:fs/promises';
+import http from 'node:http';
+import https from 'node:https';
+import { parseArgs } from 'node:util';
+
+import express from 'express';
+
+import { createClients, createProvider } from './as.mjs';
+import { createTestCa } from './ca.mjs';
+import { mountMcp } from './mcp.mjs';
+
+const log = logger('start');
+const HOST = '127.0.0.1';
+const FIXED_PORTS = {
+  mainAs: 4400, tenantAs: 4401, current: 4402, fallback: 4403, cimd: 4404,
+}; // 4405..4410 reserved for later additions
+const CIMD_PATH = '/mcpauth/client-metadata.json';
+const CIMD_SOURCE = new URL('../../client-metadata/mcpauth.json', import.meta.url);
+
+// --- options ----------------------------------------------------------------
+const { values: args } = parseArgs({
+  options: {
+    'fixed-ports': { type: 'boolean' },
+    'delay-ms': { type: 'string' },
+    'access-token-ttl': { type: 'string' },
+    'ignore-stdin': { type: 'boolean' },
+  },
+});
+const envFlag = (name) => ['1', 'true', 'yes'].includes(String(process.env[name] ?? '').toLowerCase());
+function intOption(value, name, min) {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < min) {
+    log(`invalid ${name}: ${value}`);
+    process.exit(2);
+  }
+  return n;
+}
+const options = {
+  fixedPorts: args['fixed-ports'] ?? envFlag('MCPAUTH_TEST_FIXED_PORTS'),
+  delayMs: intOption(args['delay-ms'] ?? process.env.MCPAUTH_TEST_DELAY_MS ?? 0, 'delay-ms', 0),
+  accessTokenTtl: intOption(args['access-token-ttl'] ?? process.env.MCPAUTH_TEST_AT_TTL ?? 3600, 'access-token-ttl', 1),
+  ignoreStdin: args['ignore-stdin'] ?? envFlag('MCPAUTH_TEST_IGNORE_STDIN'),
+};
+
+// --- listen first, so every URL (and so every issuer) is known -------------
+const ca = await createTestCa();
+const servers = {
+  mainAs: http.createServer(),
+  tenantAs: http.createServer(),
+  current: http.createServer(),
+  fallback: http.createServer(),
+  cimd: https.createServer({ cert: ca.certPem, key: ca.keyPem }),
+};
+const port = {};
+await Promise.all(Object.entries(servers).map(([name, server]) => new Promise((resolve, reject) => {
+  server.once('error', reject);
+  server.listen(options.fixedPorts ? FIXED_PORTS[name] : 0, HOST, () => {
+    server.off('error', reject);
+    port[name] = server.address().port;
+    resolve();
+  });
+}))).catch((err) => {
+  log('cannot listen:', err.message);
+  process.exit(1);
+});
+
+const origin = (name, scheme = 'http') => `${scheme}://${HOST}:${port[name]}`;
+const issuer = origin('mainAs');
+const tenantIssuer = `${origin('tenantAs')}/tenant1`;
+const mcp = {
+  current: `${origin('current')}/mcp`,
+  fallback: `${origin('fallback')}/mcp`,
+  legacy: `${issuer}/legacy/mcp`,
+};
+const prm = {
+  current: `${origin('current')}/.well-known/oauth-protected-resource/mcp`,
+  fallback: `${origin('fallback')}/.well-known/oauth-protected-resource`,
+};
+const cimdBase = origin('cimd', 'https');
+const cimdClientId = `${cimdBase}${CIMD_PATH}`;
+
+// --- authorization servers ---------------------------------------------------
+const clients = await createClients();
+const resources = new Set(Object.values(mcp));
+const providerOptions = {
+  resources: () => resources,
+  clients: clients.metadata,
+  accessTokenTtl: options.accessTokenTtl,
+  caCertPem: ca.caCertPem,
+  fetchTimeoutMs: 2500 + options.delayMs, // oidc-provider's own default is 2500
+};
+const mainProvider = await createProvider({
+  ...providerOptions, issuer, jwtAlg: 'ES256', cookiePrefix: '', name: 'as:main',
+});
+const tenantProvider = await createProvider({
+  ...providerOptions, issuer: tenantIssuer, jwtAlg: 'RS256', cookiePrefix: '_t1', name: 'as:tenant1',
+});
+
+// --- express apps --------------------------------------------------------------
+/** A fresh express app whose first middleware applies the --delay-ms delay. */
+function newApp() {
+  const app = express();
+  app.disable('x-powered-by');
+  if (options.delayMs > 0) {
+    app.use((req, res, next) => { setTimeout(next, options.delayMs); });
+  }
+  return app;
+}
+const fetchTimeoutMs = 10_000 + options.delayMs * 2;
+
+// Main AS (at the root) + the legacy MCP server on the same origin. The legacy
+// route is registered first; everything else falls through to oidc-provider,
+// which answers 404 for unknown paths, including both PRM well-known URLs.
+const mainApp = newApp();
+const legacy = mountMcp(mainApp, {
+  path: '/legacy/mcp', resource: mcp.legacy, issuer, jwksUri: `${issuer}/jwks`, style: 'legacy', fetchTimeoutMs,
+});
+mainApp.use(mainProvider.callback());
+
+// Tenant AS: only under /tenant1. Root well-known URLs fall to express's 404.
+const tenantApp = newApp();
+tenantApp.use('/tenant1', tenantProvider.callback());
+
+// Current MCP server: path-aware PRM only.
+const prmDocument = (resource, as) => ({
+  resource,
+  authorization_servers: [as],
+  scopes_supported: ['mcp:read', 'mcp:write', 'mcp:admin'],
+  bearer_methods_supported: ['header'],
+});
+const currentApp = newApp();
+currentApp.get('/.well-known/oauth-protected-resource/mcp', (req, res) => res.json(prmDocument(mcp.current, issuer)));
+const current = mountMcp(currentApp, {
+  path: '/mcp', resource: mcp.current, issuer, jwksUri: `${issuer}/jwks`, style: 'current', prmUrl: prm.current, fetchTimeoutMs,
+});
+
+// Fallback MCP server: root PRM only, no resource_metadata in challenges.
+const fallbackApp = newApp();
+fallbackApp.get('/.well-known/oauth-protected-resource', (req, res) => res.json(prmDocument(mcp.fallback, tenantIssuer)));
+const fallback = mountMcp(fallbackApp, {
+  path: '/mcp', resource: mcp.fallback, issuer: tenantIssuer, jwksUri: `${tenantIssuer}/jwks`, style: 'fallback', fetchTimeoutMs,
+});
+
+// Client ID Metadata Document over HTTPS: the shipped document with its
+// client_id replaced by this server's own URL for it.
+const cimdDocument = { ...JSON.parse(await readFile(CIMD_SOURCE, 'utf8')), client_id: cimdClientId };
+const cimdApp = newApp();
+cimdApp.get(CIMD_PATH, (req, res) => res.set('Cache-Control', 'max-age=60').json(cimdDocument));
+
+servers.mainAs.on('request', mainApp);
+servers.tenantAs.on('request', tenantApp);
+servers.current.on('request', currentApp);
+servers.fallback.on('request', fallbackApp);
+servers.cimd.on('request', cimdApp);
+
+// --- the contract line -----------------------------------------------------------
+emitStdout(JSON.stringify({
+  issuer,
+  tenantIssuer,
+  mcp,
+  prm,
+  cimd: { base: cimdBase, clientId: cimdClientId, caCertPem: ca.caCertPem },
+  clients: clients.described,
+  options: { delayMs: options.delayMs, accessTokenTtl: options.accessTokenTtl, fixedPorts: options.fixedPorts },
+  pid: process.pid,
+}));
+log(`ready: AS ${issuer}, tenant AS ${tenantIssuer}, MCP ${Object.values(mcp).join(' ')}, CIMD ${cimdClientId}`);
+
+// --- lifetime ------------------------------------------------------------------
+let stopping = false;
+async function stop(reason) {
+  if (stopping) return;
+  stopping = true;
+  log(`stopping (${reason})`);
+  await Promise.allSettled([legacy, current, fallback].map((m) => m.close()));
+  for (const server of Object.values(servers)) {
+    server.close();
+    server.closeAllConnections();
+  }
+  setTimeout(() => process.exit(0), 200).unref();
+}
+process.on('SIGTERM', () => stop('SIGTERM'));
+process.on('SIGINT', () => stop('SIGINT'));
+if (!options.ignoreStdin) {
+  process.stdin.on('end', () => stop('stdin closed'));
+  process.stdin.on('close', () => stop('stdin closed'));
+  process.stdin.on('error', () => stop('stdin error'));
+  process.stdin.resume(); // read (and discard) stdin so that EOF is noticed
+}
