@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Runs every check and test of MCP Auth, installing what is missing first:
+# formatting, clippy, the test servers' smoke test, `cargo test` for the
+# libraries and the command-line tool (inside a private D-Bus session with a
+# fresh gnome-keyring), and the desktop app opened in a real window under Xvfb.
+# Ends with one line: "tests: N passed, N failed".
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+export CARGO_TERM_COLOR=never
+LOG_DIR=$(mktemp -d)
+trap 'rm -rf "$LOG_DIR"' EXIT
+
+step() { printf '\n==> %s\n' "$*" >&2; }
+
+step "installing what is missing"
+scripts/setup.sh
+
+step "formatting"
+cargo fmt --all -- --check
+
+step "building the web front end"
+npm --prefix ui run build --silent >/dev/null
+
+step "clippy (libraries, command-line tool and app)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "test servers smoke test"
+node tests/servers/smoke.mjs | tee "$LOG_DIR/smoke.log" | tail -n 1
+
+step "cargo test (private D-Bus session, fresh gnome-keyring)"
+KEYRING_HOME=$(mktemp -d)
+XDG_DATA_HOME="$KEYRING_HOME" dbus-run-session -- bash -c '
+  set -euo pipefail
+  printf pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null
+  cargo test --locked 2>&1
+' | tee "$LOG_DIR/cargo-test.log" | grep -E '^(test result|error|failures:|---- )' >&2 || true
+rm -rf "$KEYRING_HOME"
+if grep -qE 'test result: FAILED|^error' "$LOG_DIR/cargo-test.log"; then
+  cat "$LOG_DIR/cargo-test.log" >&2
+  cargo_ok=0
+else
+  cargo_ok=1
+fi
+
+step "the desktop app opens its window (Xvfb)"
+cargo build -p mcpauth-app --locked
+app_ok=0
+scripts/app-smoke.sh "$CARGO_TARGET_DIR/debug/mcpauth-app" docs/screenshots/app-start.png && app_ok=1
+
+passed=$(awk '/^test result:/ {p += $4} END {print p + 0}' "$LOG_DIR/cargo-test.log")
+failed=$(awk '/^test result:/ {f += $6} END {print f + 0}' "$LOG_DIR/cargo-test.log")
+smoke_passed=$(awk '/checks passed/ {print $1}' "$LOG_DIR/smoke.log")
+smoke_failed=$(awk '/checks passed/ {print $4}' "$LOG_DIR/smoke.log")
+passed=$((passed + ${smoke_passed:-0} + app_ok))
+failed=$((failed + ${smoke_failed:-1} + 1 - app_ok + 1 - cargo_ok))
+echo
+echo "tests: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
