@@ -543,4 +543,42 @@ mod tests {
             );
         }
     }
+
+    #[test]
+    fn several_authorization_servers() {
+        let prm_url = url("https://mcp.example/.well-known/oauth-protected-resource");
+        let prm = ProtectedResourceMetadata {
+            resource: "https://mcp.example/mcp".into(),
+            authorization_servers: vec!["https://a.example".into(), "https://b.example".into()],
+            scopes_supported: None,
+            bearer_methods_supported: None,
+            resource_name: None,
+        };
+        let pick = |choice: Option<&str>| {
+            choose_issuer(
+                &prm_url,
+                &prm,
+                &DiscoverOptions {
+                    authorization_server: choice.map(str::to_string),
+                },
+            )
+        };
+        assert_eq!(pick(None).ok().as_deref(), Some("https://a.example"));
+        assert_eq!(
+            pick(Some("https://b.example")).ok().as_deref(),
+            Some("https://b.example")
+        );
+        assert!(matches!(
+            pick(Some("https://c.example")),
+            Err(Error::UnlistedAuthorizationServer { .. })
+        ));
+        let empty = ProtectedResourceMetadata {
+            authorization_servers: vec![],
+            ..prm.clone()
+        };
+        assert!(matches!(
+            choose_issuer(&prm_url, &empty, &DiscoverOptions::default()),
+            Err(Error::NoAuthorizationServer { .. })
+        ));
+    }
 }

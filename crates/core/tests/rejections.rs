@@ -424,7 +424,8 @@ async fn bad_callbacks_never_reach_the_token_endpoint() {
     let (metadata, client, store, state) = pending_sign_in(&auth).await;
     let iss = enc(&auth.uri());
     let http = RecordingHttp::new();
-    let cases: Vec<(String, fn(&Error) -> bool)> = vec![
+    type Check = fn(&Error) -> bool;
+    let cases: Vec<(String, Check)> = vec![
         (format!("code=c&iss={iss}"), |e| {
             matches!(
                 e,
