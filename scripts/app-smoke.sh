@@ -79,25 +79,28 @@ if [[ -z "${APP_SMOKE_INNER:-}" ]]; then
         done
     }
 
+    # Wait a moment for this run's processes to end, then end the stragglers:
+    # SIGTERM first (so Xvfb removes its lock files), SIGKILL last.
     sweep() {
-        local pids
-        # Daemons that lost their bus a moment ago are usually on their way out.
-        for _ in $(seq 30); do
-            pids=$(run_pids)
-            [[ -z "$pids" ]] && break
-            sleep 0.1
+        local pids="" signal
+        for signal in "" TERM KILL; do
+            if [[ -n "$signal" ]]; then
+                log "sending SIG$signal to processes this run left behind: $(tr '\n' ' ' <<<"$pids")"
+                # shellcheck disable=SC2086
+                kill "-$signal" $pids 2>/dev/null || true
+            fi
+            for _ in $(seq 30); do
+                pids=$(run_pids)
+                [[ -z "$pids" ]] && break 2
+                sleep 0.1
+            done
         done
-        if [[ -n "$pids" ]]; then
-            log "killing processes this run left behind: $(tr '\n' ' ' <<<"$pids")"
-            # shellcheck disable=SC2086
-            kill -KILL $pids 2>/dev/null || true
-            sleep 0.2
-            pids=$(run_pids)
-            [[ -z "$pids" ]] || log "still alive: $(tr '\n' ' ' <<<"$pids")"
-        fi
+        [[ -z "$pids" ]] || log "still alive: $(tr '\n' ' ' <<<"$pids")"
         rm -rf "$work"
     }
     trap sweep EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
 
     # The throwaway home, for the app and for everything the session bus starts.
     mkdir -p "$work/home/.config" "$work/home/.local/share" "$work/home/.cache" \
@@ -109,6 +112,10 @@ if [[ -z "${APP_SMOKE_INNER:-}" ]]; then
     export XDG_CACHE_HOME="$HOME/.cache"
     export XDG_STATE_HOME="$HOME/.local/state"
     export XDG_RUNTIME_DIR="$work/runtime"
+    # Temporary files too (xvfb-run's Xauthority among them), so that even a
+    # run ended by a signal leaves nothing in /tmp.
+    mkdir -p "$work/tmp"
+    export TMPDIR="$work/tmp"
     unset WAYLAND_DISPLAY DBUS_SESSION_BUS_ADDRESS
 
     export APP_SMOKE_INNER=1 APP_SMOKE_WORK="$work"
@@ -116,9 +123,12 @@ if [[ -z "${APP_SMOKE_INNER:-}" ]]; then
     # -a picks a free display number; -e keeps the X server's own messages.
     # Fd 3 carries this script's messages past the session log, which gets
     # what the bus daemon and the services it starts print.
+    # It runs in the background so that a signal to this script is handled at
+    # once (bash runs traps only between foreground commands).
     xvfb-run -a -e "$work/xvfb.log" -s "-screen 0 1280x800x24" \
         dbus-run-session -- bash "$script" "$app" "$out" \
-        3>&2 >"$work/session.log" 2>&1 </dev/null || status=$?
+        3>&2 >"$work/session.log" 2>&1 </dev/null &
+    wait $! || status=$?
     if [[ $status -ne 0 || "${APP_SMOKE_VERBOSE:-}" == 1 ]]; then
         for f in xvfb session; do
             if [[ -s "$work/$f.log" ]]; then
@@ -143,9 +153,10 @@ app_log="$work/app.log"
 shot="$work/shot.png"
 app_pid=""
 
-# The display is Xvfb: X11 only, no GPU. WebKitGTK 2.50 renders on it as it
-# is; these are the usual cures when a webview stays blank on a headless or
-# GPU-less X server, and cost nothing here (the pages look the same).
+# The display is Xvfb: X11 only, no GPU. Debian 12's WebKitGTK 2.50 renders on
+# it without the two WebKit/Mesa switches below (checked), but they are the
+# usual cure for a webview that stays blank on a GPU-less X server, and they
+# pin the software path so screenshots do not vary with the machine's GPU.
 export GDK_BACKEND=x11
 export WEBKIT_DISABLE_DMABUF_RENDERER="${WEBKIT_DISABLE_DMABUF_RENDERER:-1}"
 export LIBGL_ALWAYS_SOFTWARE="${LIBGL_ALWAYS_SOFTWARE:-1}"

@@ -47,7 +47,7 @@ fi
 step "the desktop app opens its window (Xvfb)"
 cargo build -p mcpauth-app --locked
 app_ok=0
-scripts/app-smoke.sh "$CARGO_TARGET_DIR/debug/mcpauth-app" docs/screenshots/app-start.png && app_ok=1
+scripts/app-smoke.sh "$CARGO_TARGET_DIR/debug/mcpauth-app" "$CARGO_TARGET_DIR/screenshots/app-start.png" && app_ok=1
 
 passed=$(awk '/^test result:/ {p += $4} END {print p + 0}' "$LOG_DIR/cargo-test.log")
 failed=$(awk '/^test result:/ {f += $6} END {print f + 0}' "$LOG_DIR/cargo-test.log")
