@@ -78,6 +78,19 @@ pub struct ClientRegistration {
 }
 
 impl ClientRegistration {
+    /// A client registered by hand with `issuer`.
+    pub fn pre_registered(issuer: &str, client_id: &str, auth: ClientAuth) -> Self {
+        Self {
+            issuer: issuer.to_string(),
+            client_id: client_id.to_string(),
+            kind: RegistrationKind::PreRegistered,
+            auth,
+            redirect_uris: Vec::new(),
+            registration_access_token: None,
+            client_secret_expires_at: None,
+        }
+    }
+
     /// Refuses to use this client with another authorization server (SPEC §2.4).
     pub fn ensure_issuer(&self, issuer: &str) -> Result<()> {
         if self.issuer == issuer {
@@ -122,13 +135,8 @@ pub async fn obtain_client(
 ) -> Result<ClientRegistration> {
     if let Some(pre) = &request.pre_registered {
         return Ok(ClientRegistration {
-            issuer: metadata.issuer.clone(),
-            client_id: pre.client_id.clone(),
-            kind: RegistrationKind::PreRegistered,
-            auth: pre.auth.clone(),
             redirect_uris: request.redirect_uris.clone(),
-            registration_access_token: None,
-            client_secret_expires_at: None,
+            ..ClientRegistration::pre_registered(&metadata.issuer, &pre.client_id, pre.auth.clone())
         });
     }
     if metadata.client_id_metadata_document_supported {

@@ -134,6 +134,13 @@ async fn authorize_and_exchange(
     done.tokens
 }
 
+/// The HTTP status of a `whoami` tool call on one of the test MCP servers.
+async fn whoami_status(server: &str, token: &str) -> u16 {
+    call_tool(servers().mcp(server), token, "whoami")
+        .await
+        .status
+}
+
 fn assert_token_for(tokens: &TokenResponse, discovery: &Discovery) {
     let claims = jwt_claims(tokens.access_token.secret());
     assert_eq!(
@@ -412,15 +419,11 @@ async fn client_credentials_with_secret_basic_and_post() {
     let discovery = discover(&http, servers().mcp("current"), &DiscoverOptions::default())
         .await
         .expect("discovery");
-    let bad = ClientRegistration {
-        issuer: discovery.issuer.clone(),
-        client_id: "mcpauth-basic".into(),
-        kind: RegistrationKind::PreRegistered,
-        auth: ClientAuth::SecretBasic(ClientSecret::new("wrong-secret")),
-        redirect_uris: vec![],
-        registration_access_token: None,
-        client_secret_expires_at: None,
-    };
+    let bad = ClientRegistration::pre_registered(
+        &discovery.issuer,
+        "mcpauth-basic",
+        ClientAuth::SecretBasic(ClientSecret::new("wrong-secret")),
+    );
     let err = client_credentials(&http, &discovery.metadata, &bad, &discovery.resource, None)
         .await
         .expect_err("refused");
@@ -460,17 +463,13 @@ async fn sign_out_revokes_the_grant() {
     let s = sign_in(servers().mcp("current"), Identity::PreRegistered, None).await;
     let http = RecordingHttp::new();
     let rt = s.tokens.refresh_token.clone().expect("refresh token");
-    let introspector = ClientRegistration {
-        issuer: s.discovery.issuer.clone(),
-        client_id: servers().client_str("introspector", "client_id").into(),
-        kind: RegistrationKind::PreRegistered,
-        auth: ClientAuth::SecretBasic(ClientSecret::new(
+    let introspector = ClientRegistration::pre_registered(
+        &s.discovery.issuer,
+        servers().client_str("introspector", "client_id"),
+        ClientAuth::SecretBasic(ClientSecret::new(
             servers().client_str("introspector", "client_secret"),
         )),
-        redirect_uris: vec![],
-        registration_access_token: None,
-        client_secret_expires_at: None,
-    };
+    );
     let before = introspect(&http, &s.discovery.metadata, &introspector, rt.secret())
         .await
         .expect("introspect");
@@ -562,13 +561,7 @@ async fn discovery_for_the_path_issuer_via_the_well_known_fallback() {
     let s = sign_in(servers().mcp("fallback"), Identity::PreRegistered, None).await;
     assert_token_for(&s.tokens, &s.discovery);
     assert_eq!(
-        call_tool(
-            servers().mcp("fallback"),
-            s.tokens.access_token.secret(),
-            "whoami"
-        )
-        .await
-        .status,
+        whoami_status("fallback", s.tokens.access_token.secret()).await,
         200
     );
 }
@@ -601,13 +594,7 @@ async fn discovery_and_sign_in_for_the_legacy_server() {
     .await;
     assert_token_for(&s.tokens, &s.discovery);
     assert_eq!(
-        call_tool(
-            servers().mcp("legacy"),
-            s.tokens.access_token.secret(),
-            "whoami"
-        )
-        .await
-        .status,
+        whoami_status("legacy", s.tokens.access_token.secret()).await,
         200
     );
 }

@@ -15,7 +15,7 @@ use mcpauth_core::flow::finish_authorization;
 use mcpauth_core::http::{HttpLimits, DEFAULT_BODY_LIMIT};
 use mcpauth_core::metadata::AuthorizationServerMetadata;
 use mcpauth_core::registration::{
-    obtain_client, ClientAuth, ClientRegistration, RegistrationKind, RegistrationRequest,
+    obtain_client, ClientAuth, ClientRegistration, RegistrationRequest,
 };
 use mcpauth_core::scopes::Scopes;
 use mcpauth_core::secret::{ClientSecret, RefreshToken};
@@ -251,32 +251,37 @@ async fn malformed_json_names_the_url_and_field() {
         .respond_with(ResponseTemplate::new(200).set_body_string(r#"{"access_token": "#))
         .mount(&auth)
         .await;
-    let metadata: AuthorizationServerMetadata =
-        serde_json::from_value(as_metadata(&auth.uri())).expect("meta");
-    let err = refresh(
-        &RecordingHttp::new(),
-        &metadata,
-        &public_client(&auth.uri()),
-        &RefreshToken::new("rt-secret"),
-        "https://r",
-        None,
-    )
-    .await
-    .expect_err("truncated");
+    let metadata = metadata_of(&auth);
+    let err = try_refresh(&metadata, &public_client(&auth.uri()), "rt-secret")
+        .await
+        .expect_err("truncated");
     assert!(matches!(err, Error::InvalidJson { .. }), "{err}");
     assert!(!err.to_string().contains("rt-secret"));
 }
 
 fn public_client(issuer: &str) -> ClientRegistration {
-    ClientRegistration {
-        issuer: issuer.to_string(),
-        client_id: "public-client".into(),
-        kind: RegistrationKind::PreRegistered,
-        auth: ClientAuth::None,
-        redirect_uris: vec!["http://127.0.0.1:1/callback".into()],
-        registration_access_token: None,
-        client_secret_expires_at: None,
-    }
+    ClientRegistration::pre_registered(issuer, "public-client", ClientAuth::None)
+}
+
+fn metadata_of(auth: &MockServer) -> AuthorizationServerMetadata {
+    serde_json::from_value(as_metadata(&auth.uri())).expect("metadata")
+}
+
+/// A plain refresh of `refresh_token` for resource `https://r`.
+async fn try_refresh(
+    metadata: &AuthorizationServerMetadata,
+    client: &ClientRegistration,
+    refresh_token: &str,
+) -> mcpauth_core::Result<mcpauth_core::token::TokenResponse> {
+    refresh(
+        &RecordingHttp::new(),
+        metadata,
+        client,
+        &RefreshToken::new(refresh_token),
+        "https://r",
+        None,
+    )
+    .await
 }
 
 #[tokio::test]
@@ -290,22 +295,14 @@ async fn token_endpoint_redirect_is_not_followed() {
         )
         .mount(&auth)
         .await;
-    let metadata: AuthorizationServerMetadata =
-        serde_json::from_value(as_metadata(&auth.uri())).expect("meta");
+    let metadata = metadata_of(&auth);
     let client = ClientRegistration {
         auth: ClientAuth::SecretBasic(ClientSecret::new("client-secret-value")),
         ..public_client(&auth.uri())
     };
-    let err = refresh(
-        &RecordingHttp::new(),
-        &metadata,
-        &client,
-        &RefreshToken::new("rt"),
-        "https://r",
-        None,
-    )
-    .await
-    .expect_err("redirect");
+    let err = try_refresh(&metadata, &client, "rt")
+        .await
+        .expect_err("redirect");
     assert!(matches!(err, Error::UnexpectedRedirect { .. }), "{err}");
     assert!(err.to_string().contains("/steal"));
     assert!(elsewhere
@@ -385,8 +382,7 @@ async fn pending_sign_in(
     PendingStore,
     String,
 ) {
-    let metadata: AuthorizationServerMetadata =
-        serde_json::from_value(as_metadata(&auth.uri())).expect("meta");
+    let metadata = metadata_of(auth);
     let client = public_client(&auth.uri());
     let (_, pending) = start_authorization(
         &metadata,
@@ -563,8 +559,7 @@ async fn registration_errors_retry_once_then_explain() {
         .expect(2)
         .mount(&auth)
         .await;
-    let metadata: AuthorizationServerMetadata =
-        serde_json::from_value(as_metadata(&auth.uri())).expect("meta");
+    let metadata = metadata_of(&auth);
     let request = RegistrationRequest {
         pre_registered: None,
         client_metadata_url: None,
@@ -594,11 +589,27 @@ async fn registration_errors_retry_once_then_explain() {
     assert_eq!(bodies[0]["token_endpoint_auth_method"], "none");
 }
 
+/// Asks to widen `mcp:read` by `mcp:write` through refresh.
+async fn upgrade_read_to_write(
+    metadata: &AuthorizationServerMetadata,
+    client: &ClientRegistration,
+) -> mcpauth_core::Result<RefreshUpgrade> {
+    upgrade_by_refresh(
+        &RecordingHttp::new(),
+        metadata,
+        client,
+        &RefreshToken::new("rt"),
+        "https://r",
+        &Scopes::parse("mcp:read"),
+        &Scopes::parse("mcp:write"),
+    )
+    .await
+}
+
 #[tokio::test]
 async fn wider_scope_on_refresh_granted_or_refused() {
     let auth = MockServer::start().await;
-    let metadata: AuthorizationServerMetadata =
-        serde_json::from_value(as_metadata(&auth.uri())).expect("meta");
+    let metadata = metadata_of(&auth);
     let client = public_client(&auth.uri());
     Mock::given(path("/token"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
@@ -607,17 +618,9 @@ async fn wider_scope_on_refresh_granted_or_refused() {
         .up_to_n_times(1)
         .mount(&auth)
         .await;
-    let outcome = upgrade_by_refresh(
-        &RecordingHttp::new(),
-        &metadata,
-        &client,
-        &RefreshToken::new("rt"),
-        "https://r",
-        &Scopes::parse("mcp:read"),
-        &Scopes::parse("mcp:write"),
-    )
-    .await
-    .expect("upgrade");
+    let outcome = upgrade_read_to_write(&metadata, &client)
+        .await
+        .expect("upgrade");
     assert!(
         matches!(outcome, RefreshUpgrade::Granted(ref t) if t.refresh_token.as_ref().map(|r| r.secret()) == Some("rt2"))
     );
@@ -640,17 +643,9 @@ async fn wider_scope_on_refresh_granted_or_refused() {
         )
         .mount(&auth)
         .await;
-    let outcome = upgrade_by_refresh(
-        &RecordingHttp::new(),
-        &metadata,
-        &client,
-        &RefreshToken::new("rt"),
-        "https://r",
-        &Scopes::parse("mcp:read"),
-        &Scopes::parse("mcp:write"),
-    )
-    .await
-    .expect("falls back");
+    let outcome = upgrade_read_to_write(&metadata, &client)
+        .await
+        .expect("falls back");
     match outcome {
         RefreshUpgrade::NeedsReauthorization { wanted, reason, .. } => {
             assert_eq!(wanted.to_string(), "mcp:read mcp:write");
@@ -669,18 +664,10 @@ async fn oauth_errors_keep_their_fields() {
         })))
         .mount(&auth)
         .await;
-    let metadata: AuthorizationServerMetadata =
-        serde_json::from_value(as_metadata(&auth.uri())).expect("meta");
-    let err = refresh(
-        &RecordingHttp::new(),
-        &metadata,
-        &public_client(&auth.uri()),
-        &RefreshToken::new("rt"),
-        "https://r",
-        None,
-    )
-    .await
-    .expect_err("refused");
+    let metadata = metadata_of(&auth);
+    let err = try_refresh(&metadata, &public_client(&auth.uri()), "rt")
+        .await
+        .expect_err("refused");
     assert_eq!(err.oauth_error(), Some("invalid_grant"));
     assert!(!err.is_transient());
     let text = err.to_string();
@@ -694,19 +681,11 @@ async fn oauth_errors_keep_their_fields() {
 async fn a_client_is_never_used_with_another_issuer() {
     let auth = MockServer::start().await;
     expect_untouched(&auth, "/token").await;
-    let metadata: AuthorizationServerMetadata =
-        serde_json::from_value(as_metadata(&auth.uri())).expect("meta");
+    let metadata = metadata_of(&auth);
     let foreign = public_client("https://another-issuer.example");
-    let err = refresh(
-        &RecordingHttp::new(),
-        &metadata,
-        &foreign,
-        &RefreshToken::new("rt"),
-        "https://r",
-        None,
-    )
-    .await
-    .expect_err("foreign client");
+    let err = try_refresh(&metadata, &foreign, "rt")
+        .await
+        .expect_err("foreign client");
     assert!(matches!(err, Error::ClientIssuerMismatch { .. }), "{err}");
 }
 
