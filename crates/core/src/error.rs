@@ -93,6 +93,14 @@ pub enum Error {
         what: &'static str,
     },
 
+    /// The server is overloaded or rate-limiting (429, 503); try again later.
+    #[error("{url} is busy (HTTP {status}){}", retry_after.map(|s| format!("; it asks to retry after {s} s")).unwrap_or_default())]
+    ServerBusy {
+        url: String,
+        status: u16,
+        retry_after: Option<u64>,
+    },
+
     /// A JSON document that does not parse or lacks a field.
     #[error("{url} returned a {document} that is not valid: at `{path}`: {message}")]
     InvalidJson {
@@ -236,10 +244,18 @@ impl Error {
         }
     }
 
+    /// How long the server asked us to wait, when it said (`Retry-After`).
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            Self::ServerBusy { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
     /// True for failures worth retrying later (network, timeouts, 5xx, 429).
     pub fn is_transient(&self) -> bool {
         match self {
-            Self::Transport { .. } | Self::Timeout { .. } => true,
+            Self::Transport { .. } | Self::Timeout { .. } | Self::ServerBusy { .. } => true,
             Self::HttpStatus { status, .. } | Self::TokenRefused { status, .. } => {
                 *status == 429 || *status >= 500
             }

@@ -215,6 +215,16 @@ async fn token_request(
         let raw: RawTokenResponse = parse_json(&url, "token response", &response.body)?;
         return token_response_from(&url, raw, requested);
     }
+    if matches!(response.status, 429 | 503) {
+        return Err(Error::ServerBusy {
+            url: url.to_string(),
+            status: response.status,
+            // Only the delta-seconds form; an HTTP date is rare on token endpoints.
+            retry_after: response
+                .header("retry-after")
+                .and_then(|v| v.trim().parse().ok()),
+        });
+    }
     match serde_json::from_slice::<OAuthErrorResponse>(&response.body) {
         Ok(error) => Err(Error::TokenRefused {
             grant,

@@ -708,3 +708,19 @@ async fn http_limits_are_configurable() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn rate_limited_token_endpoint_is_transient_with_its_delay() {
+    let auth = MockServer::start().await;
+    Mock::given(path("/token"))
+        .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "7"))
+        .mount(&auth)
+        .await;
+    let metadata = metadata_of(&auth);
+    let err = try_refresh(&metadata, &public_client(&auth.uri()), "rt")
+        .await
+        .expect_err("busy");
+    assert!(err.is_transient());
+    assert_eq!(err.retry_after(), Some(7));
+    assert!(err.to_string().contains("retry after 7 s"), "{err}");
+}
