@@ -114,6 +114,21 @@ const tenantProvider = await createProvider({
   ...providerOptions, issuer: tenantIssuer, jwtAlg: 'RS256', cookiePrefix: '_t1', name: 'as:tenant1',
 });
 
+// Token endpoint counts per grant type, so tests can prove how many refreshes
+// reached the server (GET /__test/stats on each AS origin).
+function countGrants(provider) {
+  const stats = { success: {}, error: {} };
+  const bump = (table, ctx) => {
+    const type = ctx.oidc?.params?.grant_type ?? 'unknown';
+    table[type] = (table[type] ?? 0) + 1;
+  };
+  provider.on('grant.success', (ctx) => bump(stats.success, ctx));
+  provider.on('grant.error', (ctx) => bump(stats.error, ctx));
+  return stats;
+}
+const mainStats = countGrants(mainProvider);
+const tenantStats = countGrants(tenantProvider);
+
 // --- express apps --------------------------------------------------------------
 /** A fresh express app whose first middleware applies the --delay-ms delay. */
 function newApp() {
@@ -133,10 +148,12 @@ const mainApp = newApp();
 const legacy = mountMcp(mainApp, {
   path: '/legacy/mcp', resource: mcp.legacy, issuer, jwksUri: `${issuer}/jwks`, style: 'legacy', fetchTimeoutMs,
 });
+mainApp.get('/__test/stats', (req, res) => res.json(mainStats));
 mainApp.use(mainProvider.callback());
 
 // Tenant AS: only under /tenant1. Root well-known URLs fall to express's 404.
 const tenantApp = newApp();
+tenantApp.get('/tenant1/__test/stats', (req, res) => res.json(tenantStats));
 tenantApp.use('/tenant1', tenantProvider.callback());
 
 // Current MCP server: path-aware PRM only.

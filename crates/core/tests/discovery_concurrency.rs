@@ -4,12 +4,10 @@
 //! still the first in the specification's order, even when a later candidate
 //! answers first.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::RecordingHttp;
 use mcpauth_core::discovery::{discover, DiscoverOptions};
+use mcpauth_testkit::RecordingHttp;
 use serde_json::json;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};

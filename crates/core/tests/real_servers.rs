@@ -2,14 +2,9 @@
 //! oidc-provider authorization servers and MCP SDK servers, with the
 //! authorization server's own login and consent pages driven over HTTP.
 
-mod common;
-#[path = "common/servers.rs"]
-mod servers;
-
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::RecordingHttp;
 use mcpauth_core::authorize::{reauthorize_with_scopes, start_authorization, AuthorizationRequest};
 use mcpauth_core::callback::{CallbackParams, PendingStore};
 use mcpauth_core::challenge::bearer_challenges;
@@ -28,7 +23,8 @@ use mcpauth_core::token::{
     client_credentials, introspect, refresh, revoke_grant, upgrade_by_refresh, RefreshUpgrade,
     TokenResponse,
 };
-use servers::{call_tool, drive_login, jwt_claims, servers};
+use mcpauth_testkit::RecordingHttp;
+use mcpauth_testkit::{call_tool, drive_login, jwt_claims, servers};
 
 enum Identity {
     PreRegistered,

@@ -2,11 +2,8 @@
 //! real server can be made to: each gives a typed error naming the cause, and
 //! nothing is sent onward.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::RecordingHttp;
 use mcpauth_core::authorize::{start_authorization, AuthorizationRequest};
 use mcpauth_core::callback::{CallbackParams, PendingStore};
 use mcpauth_core::discovery::{discover, DiscoverOptions};
@@ -20,6 +17,7 @@ use mcpauth_core::registration::{
 use mcpauth_core::scopes::Scopes;
 use mcpauth_core::secret::{ClientSecret, RefreshToken};
 use mcpauth_core::token::{refresh, upgrade_by_refresh, RefreshUpgrade};
+use mcpauth_testkit::RecordingHttp;
 use serde_json::{json, Value};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};

@@ -1,5 +1,4 @@
-//! Helpers shared by the engine's integration tests.
-#![allow(dead_code)]
+//! An HTTP client that records every URL it is asked for.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -15,7 +14,14 @@ pub struct RecordingHttp {
     pub seen: Arc<Mutex<Vec<String>>>,
 }
 
+impl Default for RecordingHttp {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl RecordingHttp {
+    /// The production client with default limits, recording.
     pub fn new() -> Self {
         Self::with_limits(HttpLimits::default())
     }
@@ -37,6 +43,11 @@ impl RecordingHttp {
 
     pub fn urls(&self) -> Vec<String> {
         self.seen.lock().expect("lock").clone()
+    }
+
+    /// How many requests went to URLs containing `needle`.
+    pub fn count(&self, needle: &str) -> usize {
+        self.urls().iter().filter(|u| u.contains(needle)).count()
     }
 
     /// True when any request went to a URL containing `needle`.

@@ -9,9 +9,18 @@ use std::sync::{Mutex, OnceLock};
 
 use serde_json::Value;
 
+/// A running `tests/servers` process and the URLs it printed.
 pub struct Servers {
     pub json: Value,
-    _child: Mutex<Child>,
+    child: Mutex<Child>,
+}
+
+impl Drop for Servers {
+    fn drop(&mut self) {
+        let mut child = self.child.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = child.kill();
+        let _ = child.wait();
+    }
 }
 
 impl Servers {
@@ -35,17 +44,10 @@ impl Servers {
             .as_str()
             .expect("cimd client id")
     }
-}
 
-fn servers_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/servers")
-}
-
-/// Starts `node tests/servers/start.mjs` once; it exits when this process does
-/// (its stdin is a pipe that closes with us).
-pub fn servers() -> &'static Servers {
-    static SERVERS: OnceLock<Servers> = OnceLock::new();
-    SERVERS.get_or_init(|| {
+    /// Starts a private instance with extra options (`--access-token-ttl 4`, …);
+    /// it stops when dropped.
+    pub fn start(args: &[&str]) -> Servers {
         let dir = servers_dir();
         assert!(
             dir.join("node_modules").is_dir(),
@@ -53,6 +55,7 @@ pub fn servers() -> &'static Servers {
         );
         let mut child = Command::new("node")
             .arg(dir.join("start.mjs"))
+            .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -67,9 +70,43 @@ pub fn servers() -> &'static Servers {
             .unwrap_or_else(|e| panic!("tests/servers printed no JSON ({e}): {line:?}"));
         Servers {
             json,
-            _child: Mutex::new(child),
+            child: Mutex::new(child),
         }
-    })
+    }
+
+    /// Token requests the main authorization server granted, by grant type.
+    pub async fn grants(&self, grant_type: &str) -> u64 {
+        self.stats().await["success"][grant_type]
+            .as_u64()
+            .unwrap_or(0)
+    }
+
+    /// Token requests the main authorization server refused, by grant type.
+    pub async fn refused(&self, grant_type: &str) -> u64 {
+        self.stats().await["error"][grant_type]
+            .as_u64()
+            .unwrap_or(0)
+    }
+
+    async fn stats(&self) -> Value {
+        reqwest::get(format!("{}/__test/stats", self.issuer()))
+            .await
+            .expect("stats")
+            .json()
+            .await
+            .expect("stats JSON")
+    }
+}
+
+fn servers_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/servers")
+}
+
+/// The shared instance, started once per test binary; it exits when this
+/// process does (its stdin is a pipe that closes with us).
+pub fn servers() -> &'static Servers {
+    static SERVERS: OnceLock<Servers> = OnceLock::new();
+    SERVERS.get_or_init(|| Servers::start(&[]))
 }
 
 /// Plays the user in the authorization server's login and consent pages

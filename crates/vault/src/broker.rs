@@ -1,0 +1,689 @@
+//! The refresh broker and the other token-changing operations.
+//!
+//! Write order, for crash safety: tokens go to the keyring first (one item,
+//! so access and refresh token change together), then the record. A process
+//! killed between the two leaves a record one generation behind its bundle;
+//! the next reader repairs the record from the bundle. A refresh runs under a
+//! per-account OS file lock and re-reads the bundle after taking it, so a
+//! rotating refresh token is never spent twice on one machine.
+
+use std::fs::File;
+use std::time::Duration;
+
+use mcpauth_core::discovery::Discovery;
+use mcpauth_core::registration::ClientRegistration;
+use mcpauth_core::scopes::Scopes;
+use mcpauth_core::secret::{AccessToken, RefreshToken};
+use mcpauth_core::token::{self, RefreshUpgrade, TokenResponse};
+use rand::Rng;
+
+use crate::error::{Error, Result};
+use crate::model::{
+    now_secs, Account, AccountKind, AccountStatus, Activity, ClientCredential, TokenBundle,
+};
+use crate::{new_account_id, Vault};
+
+/// What sign-out did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignOutReport {
+    pub account: String,
+    /// False when the server has no revocation endpoint.
+    pub revocation_supported: bool,
+    /// `None` when there was no such token; `Some(Ok)` revoked; `Some(Err(why))` not revoked.
+    pub refresh_token: Option<std::result::Result<(), String>>,
+    pub access_token: Option<std::result::Result<(), String>>,
+}
+
+impl SignOutReport {
+    /// True when every token that existed was revoked.
+    pub fn fully_revoked(&self) -> bool {
+        self.revocation_supported
+            && [&self.refresh_token, &self.access_token]
+                .iter()
+                .all(|r| r.as_ref().is_none_or(|r| r.is_ok()))
+    }
+}
+
+/// The result of asking for more scopes.
+#[derive(Debug)]
+pub enum UpgradeOutcome {
+    /// Refresh granted them; the account is updated.
+    Granted(Box<Account>),
+    /// A browser sign-in is needed for the union of scopes; `reason` says why.
+    NeedsReauthorization { scopes: Scopes, reason: String },
+}
+
+fn activity(kind: &str, summary: impl Into<String>) -> Activity {
+    Activity {
+        at: now_secs(),
+        kind: kind.into(),
+        summary: summary.into(),
+        error: None,
+        error_description: None,
+    }
+}
+
+fn error_activity(kind: &str, summary: impl Into<String>, e: &mcpauth_core::Error) -> Activity {
+    let (error, description) = match e {
+        mcpauth_core::Error::TokenRefused { response, .. }
+        | mcpauth_core::Error::RegistrationRefused { response, .. }
+        | mcpauth_core::Error::AuthorizationDenied { response } => (
+            Some(response.error.clone()),
+            response.error_description.clone(),
+        ),
+        other => (None, Some(other.to_string())),
+    };
+    Activity {
+        at: now_secs(),
+        kind: kind.into(),
+        summary: summary.into(),
+        error,
+        error_description: description,
+    }
+}
+
+/// Who a token belongs to, for display: the ID token's or a JWT access token's
+/// `email`, `preferred_username` or `sub`. Not a security decision.
+fn subject_of(tokens: &TokenResponse) -> Option<String> {
+    use base64::Engine;
+    let claims = |jwt: &str| -> Option<serde_json::Value> {
+        let payload = jwt.split('.').nth(1)?;
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload.trim_end_matches('='))
+            .ok()?;
+        serde_json::from_slice(&bytes).ok()
+    };
+    let from = |v: serde_json::Value| -> Option<String> {
+        ["email", "preferred_username", "sub"]
+            .iter()
+            .find_map(|k| v.get(*k).and_then(|s| s.as_str()).map(str::to_string))
+    };
+    tokens
+        .id_token
+        .as_ref()
+        .and_then(|t| claims(t.secret()))
+        .and_then(from)
+        .or_else(|| claims(tokens.access_token.secret()).and_then(from))
+}
+
+fn bundle_from(
+    tokens: &TokenResponse,
+    previous: Option<&TokenBundle>,
+    generation: i64,
+) -> TokenBundle {
+    let now = now_secs();
+    TokenBundle {
+        access_token: tokens.access_token.secret().to_string(),
+        // Without a new refresh token the old one stays valid (RFC 6749 §6).
+        refresh_token: tokens
+            .refresh_token
+            .as_ref()
+            .map(|t| t.secret().to_string())
+            .or_else(|| previous.and_then(|p| p.refresh_token.clone())),
+        id_token: tokens
+            .id_token
+            .as_ref()
+            .map(|t| t.secret().to_string())
+            .or_else(|| previous.and_then(|p| p.id_token.clone())),
+        token_type: tokens.token_type.clone(),
+        expires_at: tokens.expires_in.map(|s| now + s as i64),
+        issued_at: Some(now),
+        scopes: tokens
+            .scopes
+            .as_ref()
+            .map(|s| s.to_string())
+            .or_else(|| previous.map(|p| p.scopes.clone()))
+            .unwrap_or_default(),
+        generation,
+    }
+}
+
+/// The record's token facts mirror the bundle.
+fn mirror(account: &mut Account, bundle: &TokenBundle) {
+    account.granted_scopes = bundle.scopes.clone();
+    account.token_type = bundle.token_type.clone();
+    account.expires_at = bundle.expires_at;
+    account.issued_at = bundle.issued_at;
+    account.has_refresh_token = bundle.refresh_token.is_some();
+    account.generation = bundle.generation;
+}
+
+/// What a new account is made from.
+pub(crate) struct NewAccount<'a> {
+    pub discovery: &'a Discovery,
+    pub client: &'a ClientRegistration,
+    pub credential: Option<&'a ClientCredential>,
+    pub signing_alg: Option<String>,
+    pub kind: AccountKind,
+    pub name: Option<String>,
+    pub requested: Option<Scopes>,
+    pub tokens: &'a TokenResponse,
+}
+
+impl Vault {
+    /// Stores a new account: secrets first, then the record. If the record cannot
+    /// be written, the secrets are removed again.
+    pub(crate) fn store_new_account(&self, new: NewAccount<'_>) -> Result<Account> {
+        let id = new_account_id();
+        let bundle = bundle_from(new.tokens, None, 1);
+        if let Some(credential) = new.credential {
+            self.write_credential(&id, credential)?;
+        }
+        if let Err(e) = self.write_bundle(&id, &bundle) {
+            let _ = self.secrets.delete(&Self::client_key(&id));
+            return Err(e);
+        }
+        let now = now_secs();
+        let mut account = Account {
+            id: id.clone(),
+            name: new
+                .name
+                .clone()
+                .unwrap_or_else(|| new.discovery.mcp_url.clone()),
+            kind: new.kind,
+            server_url: new.discovery.mcp_url.clone(),
+            resource: new.discovery.resource.clone(),
+            issuer: new.discovery.issuer.clone(),
+            client_id: new.client.client_id.clone(),
+            registration: new.client.kind,
+            client_auth: new.client.auth.method_name().to_string(),
+            signing_alg: new.signing_alg.clone(),
+            redirect_uri: new.client.redirect_uris.first().cloned(),
+            subject: subject_of(new.tokens),
+            requested_scopes: new
+                .requested
+                .as_ref()
+                .map(|s| s.to_string())
+                .unwrap_or_default(),
+            granted_scopes: String::new(),
+            offered_scopes: new.discovery.offered_scopes().join(" "),
+            token_type: String::new(),
+            expires_at: None,
+            issued_at: None,
+            has_refresh_token: false,
+            status: AccountStatus::Active {
+                expires_at: bundle.expires_at,
+            },
+            last_refresh_at: None,
+            is_default: false,
+            created_at: now,
+            updated_at: now,
+            generation: 0,
+        };
+        mirror(&mut account, &bundle);
+        let discovery_json =
+            serde_json::to_string(new.discovery).map_err(|e| Error::Invalid(e.to_string()))?;
+        let summary = match new.kind {
+            AccountKind::User => format!(
+                "signed in at {} ({})",
+                account.issuer, account.granted_scopes
+            ),
+            AccountKind::Machine => format!(
+                "client credentials from {} ({})",
+                account.issuer, account.granted_scopes
+            ),
+        };
+        if let Err(e) = self
+            .db()
+            .insert(&account, &discovery_json, &activity("sign_in", summary))
+        {
+            let _ = self.secrets.delete(&Self::tokens_key(&id));
+            let _ = self.secrets.delete(&Self::client_key(&id));
+            return Err(e);
+        }
+        self.account(&id)
+    }
+
+    /// Replaces an account's tokens (refresh, re-authorization): bundle, then record.
+    fn replace_tokens(
+        &self,
+        account: &Account,
+        tokens: &TokenResponse,
+        previous: Option<&TokenBundle>,
+        requested: Option<&Scopes>,
+        step: Activity,
+    ) -> Result<Account> {
+        let generation = account.generation.max(previous.map_or(0, |p| p.generation)) + 1;
+        let bundle = bundle_from(tokens, previous, generation);
+        self.write_bundle(&account.id, &bundle)?;
+        let mut updated = account.clone();
+        mirror(&mut updated, &bundle);
+        updated.status = AccountStatus::Active {
+            expires_at: bundle.expires_at,
+        };
+        updated.last_refresh_at = Some(now_secs());
+        if let Some(subject) = subject_of(tokens) {
+            updated.subject = Some(subject);
+        }
+        if let Some(requested) = requested {
+            updated.requested_scopes = requested.to_string();
+        }
+        self.db().update_tokens(&updated, &step)?;
+        Ok(updated)
+    }
+
+    /// Brings the record in line with a newer bundle (after a crash between the two writes).
+    fn repair_record(&self, account: &Account, bundle: &TokenBundle) -> Result<Account> {
+        let mut updated = account.clone();
+        mirror(&mut updated, bundle);
+        if !matches!(updated.status, AccountStatus::NeedsSignIn { .. }) {
+            updated.status = AccountStatus::Active {
+                expires_at: bundle.expires_at,
+            };
+        }
+        self.db().update_tokens(
+            &updated,
+            &activity("repair", "the record was brought in line with the keyring"),
+        )?;
+        Ok(updated)
+    }
+
+    /// An access token valid for at least the skew, refreshing when needed.
+    pub async fn token(&self, selector: &str) -> Result<AccessToken> {
+        let account = self.account(selector)?;
+        self.fresh_token(&account.id, false).await
+    }
+
+    /// Refreshes now, whatever the expiry.
+    pub async fn refresh_now(&self, selector: &str) -> Result<Account> {
+        let account = self.account(selector)?;
+        self.fresh_token(&account.id, true).await?;
+        self.account(&account.id)
+    }
+
+    fn check_usable(account: &Account) -> Result<()> {
+        match &account.status {
+            AccountStatus::NeedsSignIn { reason } => Err(Error::NeedsSignIn {
+                account: account.id.clone(),
+                reason: reason.clone(),
+            }),
+            AccountStatus::SignedOut => Err(Error::NeedsSignIn {
+                account: account.id.clone(),
+                reason: "signed out".into(),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    async fn fresh_token(&self, id: &str, force: bool) -> Result<AccessToken> {
+        let min_skew = self.min_skew_secs();
+        let account = self.account(id)?;
+        Self::check_usable(&account)?;
+        if !force {
+            if let Some(bundle) = self.read_bundle(id)? {
+                if bundle.is_fresh(now_secs(), min_skew) {
+                    if bundle.generation > account.generation {
+                        self.repair_record(&account, &bundle)?;
+                    }
+                    return Ok(AccessToken::new(bundle.access_token.clone()));
+                }
+            }
+        }
+        let _lock = self.lock_account(id).await?;
+        // Another process may have refreshed while we waited for the lock.
+        let account = self.account(id)?;
+        Self::check_usable(&account)?;
+        let bundle = self.read_bundle(id)?;
+        if let Some(bundle) = bundle
+            .as_ref()
+            .filter(|b| !force && b.is_fresh(now_secs(), min_skew))
+        {
+            if bundle.generation > account.generation {
+                self.repair_record(&account, bundle)?;
+            }
+            return Ok(AccessToken::new(bundle.access_token.clone()));
+        }
+        let updated = self.refresh_locked(&account, bundle.as_ref()).await?;
+        let bundle = self.read_bundle(&updated.id)?.ok_or(Error::SecretMissing {
+            account: updated.id.clone(),
+            what: "tokens",
+        })?;
+        Ok(AccessToken::new(bundle.access_token.clone()))
+    }
+
+    /// Takes the per-account lock file (blocking, off the async threads).
+    async fn lock_account(&self, id: &str) -> Result<File> {
+        let path = self.home.join("locks").join(format!("{id}.lock"));
+        tokio::task::spawn_blocking(move || {
+            let file = File::options()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&path)
+                .map_err(|e| Error::io("cannot open the lock file", &path, e))?;
+            file.lock()
+                .map_err(|e| Error::io("cannot lock", &path, e))?;
+            Ok(file)
+        })
+        .await
+        .map_err(|e| Error::Invalid(format!("the lock task failed: {e}")))?
+    }
+
+    /// Runs the refresh (or client credentials) with back-off, under the lock.
+    async fn refresh_locked(
+        &self,
+        account: &Account,
+        bundle: Option<&TokenBundle>,
+    ) -> Result<Account> {
+        let discovery = self.discovery(&account.id)?;
+        let client = self.client_of(account)?;
+        let refresh_token = bundle.and_then(|b| b.refresh_token.clone());
+        if account.kind == AccountKind::User && refresh_token.is_none() {
+            let reason = "the authorization server gave no refresh token, so the expired access token cannot be renewed".to_string();
+            self.db().set_status(
+                &account.id,
+                &AccountStatus::NeedsSignIn {
+                    reason: reason.clone(),
+                },
+                Some(&activity("error", reason.clone())),
+            )?;
+            return Err(Error::NeedsSignIn {
+                account: account.id.clone(),
+                reason,
+            });
+        }
+        self.db()
+            .set_status(&account.id, &AccountStatus::Refreshing, None)?;
+        let scopes = (!account.requested_scopes.is_empty())
+            .then(|| Scopes::parse(&account.requested_scopes));
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let result = match (&account.kind, &refresh_token) {
+                (AccountKind::Machine, _) => {
+                    token::client_credentials(
+                        self.http.as_ref(),
+                        &discovery.metadata,
+                        &client,
+                        &account.resource,
+                        scopes.as_ref(),
+                    )
+                    .await
+                }
+                (AccountKind::User, Some(rt)) => {
+                    token::refresh(
+                        self.http.as_ref(),
+                        &discovery.metadata,
+                        &client,
+                        &RefreshToken::new(rt.clone()),
+                        &account.resource,
+                        None,
+                    )
+                    .await
+                }
+                (AccountKind::User, None) => unreachable!("checked above"),
+            };
+            match result {
+                Ok(tokens) => {
+                    let what = if account.kind == AccountKind::Machine {
+                        "new client credentials token"
+                    } else {
+                        "refreshed"
+                    };
+                    return self.replace_tokens(
+                        account,
+                        &tokens,
+                        bundle,
+                        None,
+                        activity("refresh", what),
+                    );
+                }
+                Err(e)
+                    if matches!(
+                        e.oauth_error(),
+                        Some("invalid_grant" | "invalid_client" | "unauthorized_client")
+                    ) =>
+                {
+                    let reason = format!("the authorization server ended the grant: {}", e);
+                    self.db().set_status(
+                        &account.id,
+                        &AccountStatus::NeedsSignIn {
+                            reason: reason.clone(),
+                        },
+                        Some(&error_activity(
+                            "error",
+                            "refresh refused; sign in again",
+                            &e,
+                        )),
+                    )?;
+                    return Err(Error::NeedsSignIn {
+                        account: account.id.clone(),
+                        reason,
+                    });
+                }
+                Err(e) if e.is_transient() && attempt < self.options.refresh_attempts => {
+                    let wait = backoff(attempt, e.retry_after());
+                    tracing::info!(account = %account.id, attempt, ?wait, "refresh failed for a passing reason; retrying");
+                    tokio::time::sleep(wait).await;
+                }
+                Err(e) => {
+                    let retry_at = e.is_transient().then(|| now_secs() + 60);
+                    let status = AccountStatus::Error {
+                        message: e.to_string(),
+                        retry_at,
+                    };
+                    self.db().set_status(
+                        &account.id,
+                        &status,
+                        Some(&error_activity("error", "refresh failed", &e)),
+                    )?;
+                    return Err(e.into());
+                }
+            }
+        }
+    }
+
+    /// Signs out: revokes (refresh token first, then access token) where the server
+    /// allows, then deletes the account and its secrets whatever revocation said.
+    pub async fn sign_out(&self, selector: &str) -> Result<SignOutReport> {
+        let account = self.account(selector)?;
+        let _lock = self.lock_account(&account.id).await?;
+        let bundle = self.read_bundle(&account.id)?;
+        let mut report = SignOutReport {
+            account: account.id.clone(),
+            revocation_supported: false,
+            refresh_token: None,
+            access_token: None,
+        };
+        match (self.discovery(&account.id), self.client_of(&account)) {
+            (Ok(discovery), Ok(client)) => {
+                let rt = bundle
+                    .as_ref()
+                    .and_then(|b| b.refresh_token.clone())
+                    .map(RefreshToken::new);
+                let at = bundle
+                    .as_ref()
+                    .map(|b| AccessToken::new(b.access_token.clone()));
+                let outcome = token::revoke_grant(
+                    self.http.as_ref(),
+                    &discovery.metadata,
+                    &client,
+                    rt.as_ref(),
+                    at.as_ref(),
+                )
+                .await;
+                let text =
+                    |r: Option<mcpauth_core::Result<()>>| r.map(|r| r.map_err(|e| e.to_string()));
+                report.revocation_supported = outcome.supported;
+                report.refresh_token = text(outcome.refresh_token);
+                report.access_token = text(outcome.access_token);
+            }
+            (Err(e), _) | (_, Err(e)) => {
+                report.refresh_token = Some(Err(format!("not revoked: {e}")));
+            }
+        }
+        self.secrets.delete(&Self::tokens_key(&account.id))?;
+        self.secrets.delete(&Self::client_key(&account.id))?;
+        self.db().delete(&account.id)?;
+        Ok(report)
+    }
+
+    /// Asks for more scopes: refresh with the union first, else says a browser sign-in
+    /// for the union is needed (SPEC §4.4).
+    pub async fn upgrade_by_refresh(
+        &self,
+        selector: &str,
+        added: &Scopes,
+    ) -> Result<UpgradeOutcome> {
+        let account = self.account(selector)?;
+        Self::check_usable(&account)?;
+        let _lock = self.lock_account(&account.id).await?;
+        let bundle = self.read_bundle(&account.id)?.ok_or(Error::SecretMissing {
+            account: account.id.clone(),
+            what: "tokens",
+        })?;
+        let current =
+            Scopes::parse(&account.requested_scopes).union(&Scopes::parse(&bundle.scopes));
+        let wanted = current.union(added);
+        let Some(rt) = bundle.refresh_token.clone() else {
+            return Ok(UpgradeOutcome::NeedsReauthorization {
+                scopes: wanted,
+                reason: "there is no refresh token to widen".into(),
+            });
+        };
+        let discovery = self.discovery(&account.id)?;
+        let client = self.client_of(&account)?;
+        self.db().set_status(
+            &account.id,
+            &AccountStatus::Upgrading {
+                scopes: added.to_string(),
+            },
+            None,
+        )?;
+        let outcome = token::upgrade_by_refresh(
+            self.http.as_ref(),
+            &discovery.metadata,
+            &client,
+            &RefreshToken::new(rt),
+            &account.resource,
+            &current,
+            added,
+        )
+        .await;
+        let restore = AccountStatus::Active {
+            expires_at: account.expires_at,
+        };
+        match outcome {
+            Ok(RefreshUpgrade::Granted(tokens)) => {
+                let updated = self.replace_tokens(
+                    &account,
+                    &tokens,
+                    Some(&bundle),
+                    Some(&wanted),
+                    activity(
+                        "upgrade",
+                        format!(
+                            "refresh granted {}",
+                            tokens
+                                .scopes
+                                .as_ref()
+                                .map(|s| s.to_string())
+                                .unwrap_or_default()
+                        ),
+                    ),
+                )?;
+                Ok(UpgradeOutcome::Granted(Box::new(updated)))
+            }
+            Ok(RefreshUpgrade::NeedsReauthorization {
+                wanted,
+                issued,
+                reason,
+            }) => {
+                match issued {
+                    // The server issued something (maybe rotating the refresh token): keep it.
+                    Some(tokens) => {
+                        self.replace_tokens(
+                            &account,
+                            &tokens,
+                            Some(&bundle),
+                            None,
+                            activity("upgrade", reason.clone()),
+                        )?;
+                    }
+                    None => self.db().set_status(
+                        &account.id,
+                        &restore,
+                        Some(&activity("upgrade", reason.clone())),
+                    )?,
+                }
+                Ok(UpgradeOutcome::NeedsReauthorization {
+                    scopes: wanted,
+                    reason,
+                })
+            }
+            Err(e) => {
+                self.db().set_status(
+                    &account.id,
+                    &restore,
+                    Some(&error_activity("error", "upgrade by refresh failed", &e)),
+                )?;
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Stores what a re-authorization of an existing account returned.
+    pub(crate) fn store_reauthorization(
+        &self,
+        account: &Account,
+        tokens: &TokenResponse,
+        requested: Option<&Scopes>,
+    ) -> Result<Account> {
+        let previous = self.read_bundle(&account.id)?;
+        let summary = format!(
+            "signed in again ({})",
+            tokens
+                .scopes
+                .as_ref()
+                .map(|s| s.to_string())
+                .unwrap_or_default()
+        );
+        self.replace_tokens(
+            account,
+            tokens,
+            previous.as_ref(),
+            requested,
+            activity("sign_in", summary),
+        )
+    }
+
+    /// Sets the stored access token's expiry, as if time had passed (tests and diagnostics).
+    #[doc(hidden)]
+    pub fn expire_access_token(&self, id: &str, expires_at: i64) -> Result<()> {
+        let mut bundle = self.read_bundle(id)?.ok_or(Error::SecretMissing {
+            account: id.to_string(),
+            what: "tokens",
+        })?;
+        bundle.expires_at = Some(expires_at);
+        bundle.issued_at = Some(expires_at - 3600);
+        bundle.generation += 1;
+        self.write_bundle(id, &bundle)?;
+        let account = self.account(id)?;
+        self.repair_record(&account, &bundle)?;
+        Ok(())
+    }
+}
+
+/// Exponential back-off with jitter, or the server's Retry-After (capped).
+fn backoff(attempt: u32, retry_after: Option<u64>) -> Duration {
+    if let Some(secs) = retry_after {
+        return Duration::from_secs(secs.min(30));
+    }
+    let base = 500u64 * (1 << attempt.saturating_sub(1).min(6));
+    Duration::from_millis(base + rand::thread_rng().gen_range(0..=base / 2))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_honours_retry_after() {
+        let first = backoff(1, None);
+        let third = backoff(3, None);
+        assert!(first >= Duration::from_millis(500) && first <= Duration::from_millis(750));
+        assert!(third >= Duration::from_millis(2000) && third <= Duration::from_millis(3000));
+        assert_eq!(backoff(1, Some(7)), Duration::from_secs(7));
+        assert_eq!(backoff(1, Some(3600)), Duration::from_secs(30));
+    }
+}

@@ -1,0 +1,395 @@
+//! Account records in SQLite: WAL mode, versioned migrations, no secrets.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{params, Connection, OptionalExtension, Row};
+
+use crate::error::{Error, Result};
+use crate::model::{now_secs, Account, AccountKind, AccountStatus, Activity};
+
+/// Each entry moves the schema one version up; never edit a released one.
+const MIGRATIONS: &[&str] = &[
+    // 1: accounts and their activity log.
+    "CREATE TABLE accounts (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        server_url TEXT NOT NULL,
+        resource TEXT NOT NULL,
+        issuer TEXT NOT NULL,
+        discovery_json TEXT NOT NULL,
+        client_id TEXT NOT NULL,
+        registration TEXT NOT NULL,
+        client_auth TEXT NOT NULL,
+        signing_alg TEXT,
+        redirect_uri TEXT,
+        subject TEXT,
+        requested_scopes TEXT NOT NULL DEFAULT '',
+        granted_scopes TEXT NOT NULL DEFAULT '',
+        offered_scopes TEXT NOT NULL DEFAULT '',
+        token_type TEXT NOT NULL DEFAULT 'Bearer',
+        expires_at INTEGER,
+        issued_at INTEGER,
+        has_refresh_token INTEGER NOT NULL DEFAULT 0,
+        status_json TEXT NOT NULL,
+        last_refresh_at INTEGER,
+        is_default INTEGER NOT NULL DEFAULT 0,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        generation INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX accounts_server ON accounts(server_url);
+    CREATE TABLE activity (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        account_id TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        summary TEXT NOT NULL,
+        error TEXT,
+        error_description TEXT
+    );
+    CREATE INDEX activity_account ON activity(account_id, seq);",
+];
+
+/// The open database.
+pub struct Db {
+    conn: Connection,
+    path: PathBuf,
+}
+
+const COLUMNS: &str = "id, name, kind, server_url, resource, issuer, client_id, registration, client_auth, \
+    signing_alg, redirect_uri, subject, requested_scopes, granted_scopes, offered_scopes, token_type, \
+    expires_at, issued_at, has_refresh_token, status_json, last_refresh_at, is_default, created_at, \
+    updated_at, generation";
+
+fn enum_to_sql<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+fn enum_from_sql<T: serde::de::DeserializeOwned>(s: &str) -> rusqlite::Result<T> {
+    serde_json::from_value(serde_json::Value::String(s.to_string())).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
+fn account_from_row(row: &Row<'_>) -> rusqlite::Result<Account> {
+    let status_json: String = row.get(19)?;
+    Ok(Account {
+        id: row.get(0)?,
+        name: row.get(1)?,
+        kind: enum_from_sql::<AccountKind>(&row.get::<_, String>(2)?)?,
+        server_url: row.get(3)?,
+        resource: row.get(4)?,
+        issuer: row.get(5)?,
+        client_id: row.get(6)?,
+        registration: enum_from_sql(&row.get::<_, String>(7)?)?,
+        client_auth: row.get(8)?,
+        signing_alg: row.get(9)?,
+        redirect_uri: row.get(10)?,
+        subject: row.get(11)?,
+        requested_scopes: row.get(12)?,
+        granted_scopes: row.get(13)?,
+        offered_scopes: row.get(14)?,
+        token_type: row.get(15)?,
+        expires_at: row.get(16)?,
+        issued_at: row.get(17)?,
+        has_refresh_token: row.get(18)?,
+        status: serde_json::from_str(&status_json).unwrap_or(AccountStatus::Error {
+            message: "unreadable status".into(),
+            retry_at: None,
+        }),
+        last_refresh_at: row.get(20)?,
+        is_default: row.get(21)?,
+        created_at: row.get(22)?,
+        updated_at: row.get(23)?,
+        generation: row.get(24)?,
+    })
+}
+
+impl Db {
+    /// Opens (creating and migrating) the database at `path`.
+    pub fn open(path: &Path) -> Result<Self> {
+        let conn = Connection::open(path).map_err(|e| Error::db(path, e))?;
+        conn.busy_timeout(Duration::from_secs(10))
+            .map_err(|e| Error::db(path, e))?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(|e| Error::db(path, e))?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(|e| Error::db(path, e))?;
+        let mut db = Self {
+            conn,
+            path: path.to_path_buf(),
+        };
+        db.migrate()?;
+        Ok(db)
+    }
+
+    fn err(&self, e: impl std::fmt::Display) -> Error {
+        Error::db(&self.path, e)
+    }
+
+    fn migrate(&mut self) -> Result<()> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(|e| Error::db(&self.path, e))?;
+        let version: usize = tx
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(|e| Error::db(&self.path, e))?;
+        if version > MIGRATIONS.len() {
+            return Err(Error::Database {
+                path: self.path.display().to_string(),
+                message: format!(
+                    "it was written by a newer MCP Auth (schema {version}, this one knows {}); upgrade MCP Auth",
+                    MIGRATIONS.len()
+                ),
+            });
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+            tx.execute_batch(sql)
+                .map_err(|e| Error::db(&self.path, e))?;
+            tx.pragma_update(None, "user_version", i + 1)
+                .map_err(|e| Error::db(&self.path, e))?;
+        }
+        tx.commit().map_err(|e| Error::db(&self.path, e))
+    }
+
+    /// Changes whenever another connection commits (SQLite `data_version`).
+    pub fn data_version(&self) -> Result<i64> {
+        self.conn
+            .query_row("PRAGMA data_version", [], |r| r.get(0))
+            .map_err(|e| self.err(e))
+    }
+
+    pub fn list(&self) -> Result<Vec<Account>> {
+        let mut stmt = self
+            .conn
+            .prepare(&format!(
+                "SELECT {COLUMNS} FROM accounts ORDER BY server_url, created_at"
+            ))
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], account_from_row)
+            .map_err(|e| self.err(e))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(|e| self.err(e))
+    }
+
+    pub fn get(&self, id: &str) -> Result<Option<Account>> {
+        self.conn
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM accounts WHERE id = ?1"),
+                [id],
+                account_from_row,
+            )
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    /// The cached discovery of an account.
+    pub fn discovery_json(&self, id: &str) -> Result<Option<String>> {
+        self.conn
+            .query_row(
+                "SELECT discovery_json FROM accounts WHERE id = ?1",
+                [id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    /// Inserts a new account; it becomes its server's default when it is the first.
+    pub fn insert(
+        &mut self,
+        account: &Account,
+        discovery_json: &str,
+        activity: &Activity,
+    ) -> Result<()> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(|e| Error::db(&self.path, e))?;
+        let others: i64 = tx
+            .query_row(
+                "SELECT COUNT(*) FROM accounts WHERE server_url = ?1 AND is_default = 1",
+                [&account.server_url],
+                |r| r.get(0),
+            )
+            .map_err(|e| Error::db(&self.path, e))?;
+        tx.execute(
+            &format!("INSERT INTO accounts ({COLUMNS}, discovery_json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26)"),
+            params![
+                account.id,
+                account.name,
+                enum_to_sql(&account.kind),
+                account.server_url,
+                account.resource,
+                account.issuer,
+                account.client_id,
+                enum_to_sql(&account.registration),
+                account.client_auth,
+                account.signing_alg,
+                account.redirect_uri,
+                account.subject,
+                account.requested_scopes,
+                account.granted_scopes,
+                account.offered_scopes,
+                account.token_type,
+                account.expires_at,
+                account.issued_at,
+                account.has_refresh_token,
+                serde_json::to_string(&account.status).unwrap_or_default(),
+                account.last_refresh_at,
+                others == 0,
+                account.created_at,
+                account.updated_at,
+                account.generation,
+                discovery_json,
+            ],
+        )
+        .map_err(|e| Error::db(&self.path, e))?;
+        insert_activity(&tx, &account.id, activity).map_err(|e| Error::db(&self.path, e))?;
+        tx.commit().map_err(|e| Error::db(&self.path, e))
+    }
+
+    /// Writes the token facts of an account and logs the step, in one transaction.
+    pub fn update_tokens(&mut self, account: &Account, activity: &Activity) -> Result<()> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(|e| Error::db(&self.path, e))?;
+        tx.execute(
+            "UPDATE accounts SET granted_scopes = ?2, requested_scopes = ?3, token_type = ?4, expires_at = ?5,
+             issued_at = ?6, has_refresh_token = ?7, status_json = ?8, last_refresh_at = ?9, subject = ?10,
+             updated_at = ?11, generation = ?12 WHERE id = ?1",
+            params![
+                account.id,
+                account.granted_scopes,
+                account.requested_scopes,
+                account.token_type,
+                account.expires_at,
+                account.issued_at,
+                account.has_refresh_token,
+                serde_json::to_string(&account.status).unwrap_or_default(),
+                account.last_refresh_at,
+                account.subject,
+                now_secs(),
+                account.generation,
+            ],
+        )
+        .map_err(|e| Error::db(&self.path, e))?;
+        insert_activity(&tx, &account.id, activity).map_err(|e| Error::db(&self.path, e))?;
+        tx.commit().map_err(|e| Error::db(&self.path, e))
+    }
+
+    /// Sets an account's status, logging the step when given.
+    pub fn set_status(
+        &mut self,
+        id: &str,
+        status: &AccountStatus,
+        activity: Option<&Activity>,
+    ) -> Result<()> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(|e| Error::db(&self.path, e))?;
+        tx.execute(
+            "UPDATE accounts SET status_json = ?2, updated_at = ?3 WHERE id = ?1",
+            params![
+                id,
+                serde_json::to_string(status).unwrap_or_default(),
+                now_secs()
+            ],
+        )
+        .map_err(|e| Error::db(&self.path, e))?;
+        if let Some(activity) = activity {
+            insert_activity(&tx, id, activity).map_err(|e| Error::db(&self.path, e))?;
+        }
+        tx.commit().map_err(|e| Error::db(&self.path, e))
+    }
+
+    /// Makes `id` the default account of its server.
+    pub fn set_default(&mut self, id: &str) -> Result<()> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(|e| Error::db(&self.path, e))?;
+        tx.execute(
+            "UPDATE accounts SET is_default = (id = ?1) WHERE server_url = (SELECT server_url FROM accounts WHERE id = ?1)",
+            [id],
+        )
+        .map_err(|e| Error::db(&self.path, e))?;
+        tx.commit().map_err(|e| Error::db(&self.path, e))
+    }
+
+    /// Deletes an account and its log; another account of the server becomes the default.
+    pub fn delete(&mut self, id: &str) -> Result<()> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(|e| Error::db(&self.path, e))?;
+        let server: Option<String> = tx
+            .query_row("SELECT server_url FROM accounts WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(|e| Error::db(&self.path, e))?;
+        tx.execute("DELETE FROM accounts WHERE id = ?1", [id])
+            .map_err(|e| Error::db(&self.path, e))?;
+        tx.execute("DELETE FROM activity WHERE account_id = ?1", [id])
+            .map_err(|e| Error::db(&self.path, e))?;
+        if let Some(server) = server {
+            tx.execute(
+                "UPDATE accounts SET is_default = 1 WHERE id = (SELECT id FROM accounts WHERE server_url = ?1 ORDER BY created_at LIMIT 1)
+                 AND NOT EXISTS (SELECT 1 FROM accounts WHERE server_url = ?1 AND is_default = 1)",
+                [&server],
+            )
+            .map_err(|e| Error::db(&self.path, e))?;
+        }
+        tx.commit().map_err(|e| Error::db(&self.path, e))
+    }
+
+    pub fn activity(&self, id: &str) -> Result<Vec<Activity>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT at, kind, summary, error, error_description FROM activity WHERE account_id = ?1 ORDER BY seq")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([id], |r| {
+                Ok(Activity {
+                    at: r.get(0)?,
+                    kind: r.get(1)?,
+                    summary: r.get(2)?,
+                    error: r.get(3)?,
+                    error_description: r.get(4)?,
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(|e| self.err(e))
+    }
+
+    /// `PRAGMA integrity_check` says "ok".
+    pub fn integrity_ok(&self) -> Result<bool> {
+        let answer: String = self
+            .conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .map_err(|e| self.err(e))?;
+        Ok(answer == "ok")
+    }
+}
+
+fn insert_activity(
+    tx: &rusqlite::Transaction<'_>,
+    id: &str,
+    a: &Activity,
+) -> rusqlite::Result<usize> {
+    tx.execute(
+        "INSERT INTO activity (account_id, at, kind, summary, error, error_description) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![id, a.at, a.kind, a.summary, a.error, a.error_description],
+    )
+}

@@ -1,0 +1,83 @@
+//! The background scheduler the app runs: refreshes ahead of expiry, retries
+//! passing failures, and tells the front end about changes, its own and those
+//! of other processes (SQLite `data_version`).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::broadcast;
+
+use crate::model::{now_secs, AccountStatus};
+use crate::{Error, Vault};
+
+/// What the scheduler saw.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VaultEvent {
+    /// Something changed in the database (this process or another).
+    Changed,
+    Refreshed {
+        account: String,
+    },
+    NeedsSignIn {
+        account: String,
+        reason: String,
+    },
+    Failed {
+        account: String,
+        message: String,
+    },
+}
+
+/// How often the scheduler looks, at most.
+pub const TICK: Duration = Duration::from_secs(1);
+
+/// Starts the scheduler on the current tokio runtime. Drop the handle's task to stop.
+pub fn spawn(vault: Arc<Vault>) -> (tokio::task::JoinHandle<()>, broadcast::Receiver<VaultEvent>) {
+    let (tx, rx) = broadcast::channel(256);
+    let handle = tokio::spawn(run(vault, tx));
+    (handle, rx)
+}
+
+async fn run(vault: Arc<Vault>, tx: broadcast::Sender<VaultEvent>) {
+    let mut seen_version = vault.data_version().ok();
+    loop {
+        if let Ok(version) = vault.data_version() {
+            if seen_version != Some(version) {
+                seen_version = Some(version);
+                let _ = tx.send(VaultEvent::Changed);
+            }
+        }
+        let accounts = vault.list().unwrap_or_default();
+        let now = now_secs();
+        for account in accounts {
+            let due = match &account.status {
+                AccountStatus::Active { .. } | AccountStatus::Refreshing => account
+                    .next_refresh_at(vault.min_skew_secs())
+                    .is_some_and(|at| at <= now),
+                AccountStatus::Error { retry_at, .. } => retry_at.is_some_and(|at| at <= now),
+                _ => false,
+            };
+            if !due {
+                continue;
+            }
+            // Not forced: if another process refreshed meanwhile, this just reads its token.
+            let event = match vault.token(&account.id).await {
+                Ok(_) => VaultEvent::Refreshed {
+                    account: account.id.clone(),
+                },
+                Err(Error::NeedsSignIn { reason, .. }) => VaultEvent::NeedsSignIn {
+                    account: account.id.clone(),
+                    reason,
+                },
+                Err(e) => VaultEvent::Failed {
+                    account: account.id.clone(),
+                    message: e.to_string(),
+                },
+            };
+            let _ = tx.send(event);
+            // Our own writes bump data_version only for other connections; announce them.
+            let _ = tx.send(VaultEvent::Changed);
+        }
+        tokio::time::sleep(TICK).await;
+    }
+}

@@ -1,0 +1,331 @@
+//! Where secrets live: the OS keyring (Secret Service, Keychain, Credential
+//! Manager) through the `keyring` crate, every call bounded by a timeout; a
+//! plaintext file only when the user asked for it.
+
+use std::path::PathBuf;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+
+/// Stores secrets by name. Implementations must never fall back silently.
+pub trait SecretStore: Send + Sync {
+    fn get(&self, name: &str) -> Result<Option<String>>;
+    fn set(&self, name: &str, value: &str) -> Result<()>;
+    /// Deletes; deleting what is not there is not an error.
+    fn delete(&self, name: &str) -> Result<()>;
+    /// A name for status output.
+    fn backend(&self) -> &'static str;
+}
+
+/// The platform keyring's name.
+pub const KEYRING_BACKEND: &str = if cfg!(target_os = "macos") {
+    "macOS Keychain"
+} else if cfg!(target_os = "windows") {
+    "Windows Credential Manager"
+} else {
+    "Secret Service"
+};
+
+/// Credential Manager holds at most 2560 bytes (1280 UTF-16 units) per credential;
+/// longer values are split into numbered parts.
+const PLATFORM_CHUNK_CHARS: Option<usize> = if cfg!(target_os = "windows") {
+    Some(1000)
+} else {
+    None
+};
+
+const CHUNK_MARKER: &str = "mcpauth-chunked:v1:";
+
+/// The OS keyring, with a timeout on every call and long values split.
+#[derive(Debug, Clone)]
+pub struct KeyringStore {
+    service: String,
+    timeout: Duration,
+    chunk_chars: Option<usize>,
+}
+
+impl KeyringStore {
+    /// A store under the given keyring service name.
+    pub fn new(service: impl Into<String>, timeout: Duration) -> Self {
+        Self {
+            service: service.into(),
+            timeout,
+            chunk_chars: PLATFORM_CHUNK_CHARS,
+        }
+    }
+
+    /// Splits values longer than `chars` (tests use it on platforms that need no splitting).
+    pub fn with_chunk_limit(mut self, chars: Option<usize>) -> Self {
+        self.chunk_chars = chars;
+        self
+    }
+
+    /// Runs one keyring operation on its own thread and gives up after the timeout:
+    /// a locked collection makes Secret Service wait for a prompt nobody answers.
+    fn call<T: Send + 'static>(
+        &self,
+        name: &str,
+        op: impl FnOnce(&keyring::Entry) -> keyring::Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let (tx, rx) = mpsc::channel();
+        let service = self.service.clone();
+        let user = name.to_string();
+        std::thread::Builder::new()
+            .name("mcpauth-keyring".into())
+            .spawn(move || {
+                let result = keyring::Entry::new(&service, &user).and_then(|e| op(&e));
+                let _ = tx.send(result);
+            })
+            .map_err(|e| Error::Keyring {
+                backend: KEYRING_BACKEND,
+                message: format!("cannot start a keyring thread: {e}"),
+            })?;
+        match rx.recv_timeout(self.timeout) {
+            Ok(result) => result.map_err(keyring_error),
+            Err(_) => Err(Error::KeyringTimeout {
+                seconds: self.timeout.as_secs().max(1),
+            }),
+        }
+    }
+
+    fn get_raw(&self, name: &str) -> Result<Option<String>> {
+        match self.call(name, |e| e.get_password()) {
+            Ok(v) => Ok(Some(v)),
+            Err(Error::Keyring { message, .. }) if message == NO_ENTRY => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn set_raw(&self, name: &str, value: &str) -> Result<()> {
+        let value = value.to_string();
+        self.call(name, move |e| e.set_password(&value))
+    }
+
+    fn delete_raw(&self, name: &str) -> Result<()> {
+        match self.call(name, |e| e.delete_credential()) {
+            Err(Error::Keyring { message, .. }) if message == NO_ENTRY => Ok(()),
+            other => other,
+        }
+    }
+}
+
+const NO_ENTRY: &str = "no entry";
+
+fn keyring_error(e: keyring::Error) -> Error {
+    let message = match e {
+        keyring::Error::NoEntry => NO_ENTRY.to_string(),
+        keyring::Error::NoStorageAccess(inner) => format!(
+            "no keyring is available ({inner}); on Linux, a Secret Service provider such as gnome-keyring must be running and unlocked"
+        ),
+        keyring::Error::PlatformFailure(inner) => format!("platform failure: {inner}"),
+        other => other.to_string(),
+    };
+    Error::Keyring {
+        backend: KEYRING_BACKEND,
+        message,
+    }
+}
+
+impl SecretStore for KeyringStore {
+    fn get(&self, name: &str) -> Result<Option<String>> {
+        let Some(head) = self.get_raw(name)? else {
+            return Ok(None);
+        };
+        join_chunks(&head, |i| self.get_raw(&format!("{name}#{i}"))).map(Some)
+    }
+
+    fn set(&self, name: &str, value: &str) -> Result<()> {
+        let old_parts = self.get_raw(name)?.and_then(|h| chunk_count(&h));
+        match split_chunks(value, self.chunk_chars) {
+            None => self.set_raw(name, value)?,
+            Some(parts) => {
+                for (i, part) in parts.iter().enumerate() {
+                    self.set_raw(&format!("{name}#{}", i + 1), part)?;
+                }
+                // The head goes last: until it is written, readers see the old value whole.
+                self.set_raw(name, &format!("{CHUNK_MARKER}{}", parts.len()))?;
+            }
+        }
+        let new_parts = split_chunks(value, self.chunk_chars).map_or(0, |p| p.len());
+        for i in new_parts + 1..=old_parts.unwrap_or(0) {
+            self.delete_raw(&format!("{name}#{i}"))?;
+        }
+        Ok(())
+    }
+
+    fn delete(&self, name: &str) -> Result<()> {
+        let parts = self.get_raw(name)?.and_then(|h| chunk_count(&h));
+        self.delete_raw(name)?;
+        for i in 1..=parts.unwrap_or(0) {
+            self.delete_raw(&format!("{name}#{i}"))?;
+        }
+        Ok(())
+    }
+
+    fn backend(&self) -> &'static str {
+        KEYRING_BACKEND
+    }
+}
+
+fn chunk_count(head: &str) -> Option<usize> {
+    head.strip_prefix(CHUNK_MARKER)?.parse().ok()
+}
+
+/// Splits a value longer than `limit` characters; `None` when it fits whole.
+pub(crate) fn split_chunks(value: &str, limit: Option<usize>) -> Option<Vec<String>> {
+    let limit = limit?.max(1);
+    if value.chars().count() <= limit && !value.starts_with(CHUNK_MARKER) {
+        return None;
+    }
+    let chars: Vec<char> = value.chars().collect();
+    Some(chars.chunks(limit).map(|c| c.iter().collect()).collect())
+}
+
+/// Joins the parts named by a chunked head; a plain value is returned as is.
+pub(crate) fn join_chunks(
+    head: &str,
+    mut part: impl FnMut(usize) -> Result<Option<String>>,
+) -> Result<String> {
+    let Some(count) = chunk_count(head) else {
+        return Ok(head.to_string());
+    };
+    let mut out = String::new();
+    for i in 1..=count {
+        match part(i)? {
+            Some(p) => out.push_str(&p),
+            None => {
+                return Err(Error::Keyring {
+                    backend: KEYRING_BACKEND,
+                    message: format!("part {i} of {count} of a split secret is missing"),
+                })
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Secrets in a file readable by the user only. Used only when the user turned
+/// it on (`MCPAUTH_SECRET_STORE=plaintext`); status output says so.
+#[derive(Debug)]
+pub struct PlaintextStore {
+    path: PathBuf,
+    lock: std::sync::Mutex<()>,
+}
+
+impl PlaintextStore {
+    pub fn new(path: PathBuf) -> Self {
+        Self {
+            path,
+            lock: std::sync::Mutex::new(()),
+        }
+    }
+
+    fn read(&self) -> Result<serde_json::Map<String, serde_json::Value>> {
+        match std::fs::read(&self.path) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map_err(|e| Error::io("cannot parse the plaintext secret file", &self.path, e)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Default::default()),
+            Err(e) => Err(Error::io("cannot read", &self.path, e)),
+        }
+    }
+
+    fn write(&self, map: &serde_json::Map<String, serde_json::Value>) -> Result<()> {
+        let tmp = self.path.with_extension("tmp");
+        let bytes = serde_json::to_vec(map).map_err(|e| Error::Invalid(e.to_string()))?;
+        {
+            use std::io::Write;
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create(true).truncate(true);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::OpenOptionsExt;
+                options.mode(0o600);
+            }
+            let mut file = options
+                .open(&tmp)
+                .map_err(|e| Error::io("cannot write", &tmp, e))?;
+            file.write_all(&bytes)
+                .and_then(|()| file.sync_all())
+                .map_err(|e| Error::io("cannot write", &tmp, e))?;
+        }
+        std::fs::rename(&tmp, &self.path).map_err(|e| Error::io("cannot replace", &self.path, e))
+    }
+}
+
+impl SecretStore for PlaintextStore {
+    fn get(&self, name: &str) -> Result<Option<String>> {
+        let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(self
+            .read()?
+            .get(name)
+            .and_then(|v| v.as_str())
+            .map(str::to_string))
+    }
+
+    fn set(&self, name: &str, value: &str) -> Result<()> {
+        let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        let mut map = self.read()?;
+        map.insert(name.to_string(), value.into());
+        self.write(&map)
+    }
+
+    fn delete(&self, name: &str) -> Result<()> {
+        let _guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        let mut map = self.read()?;
+        if map.remove(name).is_some() {
+            self.write(&map)?;
+        }
+        Ok(())
+    }
+
+    fn backend(&self) -> &'static str {
+        "plaintext file (insecure; MCPAUTH_SECRET_STORE=plaintext)"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_and_join() {
+        assert_eq!(split_chunks("short", Some(10)), None);
+        assert_eq!(split_chunks("anything", None), None);
+        let long = "é".repeat(25) + "xyz";
+        let parts = split_chunks(&long, Some(10)).expect("split");
+        assert_eq!(parts.len(), 3);
+        assert!(parts.iter().all(|p| p.chars().count() <= 10));
+        let head = format!("{CHUNK_MARKER}{}", parts.len());
+        let joined = join_chunks(&head, |i| Ok(parts.get(i - 1).cloned())).expect("join");
+        assert_eq!(joined, long);
+        let missing = join_chunks(&head, |i| Ok((i == 1).then(|| parts[0].clone())));
+        assert!(missing.is_err());
+        // A value that looks like a head is itself split, so it is never misread.
+        assert!(split_chunks(&format!("{CHUNK_MARKER}2"), Some(100)).is_some());
+        assert_eq!(join_chunks("plain", |_| Ok(None)).expect("plain"), "plain");
+    }
+
+    #[test]
+    fn plaintext_store_round_trip_and_mode() {
+        let dir = std::env::temp_dir().join(format!("mcpauth-plain-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let store = PlaintextStore::new(dir.join("secrets.json"));
+        assert_eq!(store.get("a").expect("get"), None);
+        store.set("a", "1").expect("set");
+        store.set("b", "2").expect("set");
+        store.delete("a").expect("delete");
+        assert_eq!(store.get("a").expect("get"), None);
+        assert_eq!(store.get("b").expect("get").as_deref(), Some("2"));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.join("secrets.json"))
+                .expect("meta")
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}

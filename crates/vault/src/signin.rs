@@ -1,0 +1,386 @@
+//! Sign-in sessions: start (discovery, client identity, authorization URL),
+//! complete (from the loopback listener, a deep link or a pasted redirect URL),
+//! cancel, expire. Pending state lives only in this process's memory.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use mcpauth_core::authorize::{start_authorization, AuthorizationRequest};
+use mcpauth_core::callback::{CallbackParams, PendingStore};
+use mcpauth_core::discovery::{discover, DiscoverOptions, Discovery};
+use mcpauth_core::flow::finish_authorization;
+use mcpauth_core::loopback::{LoopbackHost, LoopbackListener};
+use mcpauth_core::registration::{
+    obtain_client, ClientAuth, ClientRegistration, PreRegisteredClient, RegistrationRequest,
+};
+use mcpauth_core::scopes::{select_scopes, Scopes};
+use mcpauth_core::token;
+
+use crate::broker::NewAccount;
+use crate::error::{Error, Result};
+use crate::model::{Account, AccountKind, ClientCredential};
+use crate::{client_auth_from, Vault};
+
+/// How the browser comes back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RedirectMode {
+    /// A one-shot listener on 127.0.0.1 (`port` 0 = any free port).
+    Loopback { port: u16, host: LoopbackHost },
+    /// A fixed redirect URI (the `mcpauth://oauth/callback` deep link, or one the
+    /// user pastes back); completed with [`Vault::complete_sign_in`].
+    Fixed(String),
+}
+
+impl Default for RedirectMode {
+    fn default() -> Self {
+        Self::Loopback {
+            port: 0,
+            host: LoopbackHost::Ip,
+        }
+    }
+}
+
+/// A client the user brings, and where our client metadata document lives.
+#[derive(Debug, Clone, Default)]
+pub struct ClientChoice {
+    /// A pre-registered client id with its credential, if confidential.
+    pub client_id: Option<String>,
+    pub credential: Option<ClientCredential>,
+    /// The HTTPS URL of a Client ID Metadata Document to use as client id.
+    pub client_metadata_url: Option<String>,
+}
+
+/// What to sign in to.
+#[derive(Debug, Clone, Default)]
+pub struct SignInRequest {
+    pub mcp_url: String,
+    pub name: Option<String>,
+    /// Scopes to ask for; by default the challenge's, else the offered ones.
+    pub scopes: Option<Scopes>,
+    pub redirect: RedirectMode,
+    pub client: ClientChoice,
+    /// Pick this authorization server when the resource lists several.
+    pub authorization_server: Option<String>,
+    /// Re-authorize this existing account instead of adding one.
+    pub account: Option<String>,
+}
+
+/// A started sign-in: open `authorization_url` in the browser.
+#[derive(Debug)]
+pub struct SignIn {
+    /// Opaque id for [`Vault::cancel_sign_in`].
+    pub id: String,
+    pub authorization_url: String,
+    /// Shown to the user before the browser opens (SPEC §3.8).
+    pub authorization_server_host: String,
+    pub redirect_uri: String,
+    pub scopes: Option<Scopes>,
+    listener: Option<LoopbackListener>,
+}
+
+/// A machine account (client credentials).
+#[derive(Debug, Clone)]
+pub struct MachineAccountRequest {
+    pub mcp_url: String,
+    pub name: Option<String>,
+    pub client_id: String,
+    pub credential: ClientCredential,
+    pub scopes: Option<Scopes>,
+    pub authorization_server: Option<String>,
+}
+
+struct SessionContext {
+    id: String,
+    discovery: Discovery,
+    client: ClientRegistration,
+    credential: Option<ClientCredential>,
+    name: Option<String>,
+    scopes: Option<Scopes>,
+    account: Option<Account>,
+    started: Instant,
+}
+
+/// The sign-ins this process started.
+pub(crate) struct SignIns {
+    pending: PendingStore,
+    contexts: Mutex<HashMap<String, Arc<SessionContext>>>,
+    timeout: Duration,
+}
+
+impl SignIns {
+    pub(crate) fn new(timeout: Duration) -> Self {
+        Self {
+            pending: PendingStore::new(timeout),
+            contexts: Mutex::new(HashMap::new()),
+            timeout,
+        }
+    }
+
+    fn contexts(&self) -> std::sync::MutexGuard<'_, HashMap<String, Arc<SessionContext>>> {
+        self.contexts.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+fn credential_auth(
+    metadata: &mcpauth_core::metadata::AuthorizationServerMetadata,
+    credential: &ClientCredential,
+) -> Result<ClientAuth> {
+    match credential {
+        ClientCredential::Secret { value } => Ok(ClientAuth::secret_for(
+            metadata,
+            mcpauth_core::secret::ClientSecret::new(value.clone()),
+        )),
+        ClientCredential::PrivateKey { .. } => client_auth_from("private_key_jwt", credential),
+    }
+}
+
+fn signing_alg(credential: Option<&ClientCredential>, auth: &ClientAuth) -> Option<String> {
+    match (credential, auth) {
+        (_, ClientAuth::PrivateKeyJwt(key)) => Some(key.algorithm().as_str().to_string()),
+        (Some(ClientCredential::PrivateKey { alg, .. }), _) => alg.clone(),
+        _ => None,
+    }
+}
+
+impl Vault {
+    /// Discovery, client identity and the authorization URL (SPEC §1–§3).
+    pub async fn begin_sign_in(&self, request: SignInRequest) -> Result<SignIn> {
+        let existing = request
+            .account
+            .as_deref()
+            .map(|s| self.account(s))
+            .transpose()?;
+        let mcp_url = existing
+            .as_ref()
+            .map(|a| a.server_url.clone())
+            .unwrap_or_else(|| request.mcp_url.clone());
+        let discovery = discover(
+            self.http.as_ref(),
+            &mcp_url,
+            &DiscoverOptions {
+                authorization_server: request
+                    .authorization_server
+                    .clone()
+                    .or_else(|| existing.as_ref().map(|a| a.issuer.clone())),
+            },
+        )
+        .await?;
+        let (listener, redirect_uri) = match &request.redirect {
+            RedirectMode::Loopback { port, host } => {
+                let listener = LoopbackListener::bind(*host, *port).await?;
+                let uri = listener.redirect_uri().to_string();
+                (Some(listener), uri)
+            }
+            RedirectMode::Fixed(uri) => (None, uri.clone()),
+        };
+        let (client, credential) = match &existing {
+            // A re-authorization keeps the account's client when it belongs to the same issuer.
+            Some(account) if account.issuer == discovery.issuer => {
+                let client = ClientRegistration {
+                    redirect_uris: vec![redirect_uri.clone()],
+                    ..self.client_of(account)?
+                };
+                (client, self.read_credential(&account.id)?)
+            }
+            _ => {
+                let pre_registered = match (&request.client.client_id, &request.client.credential) {
+                    (Some(id), Some(credential)) => Some(PreRegisteredClient {
+                        client_id: id.clone(),
+                        auth: credential_auth(&discovery.metadata, credential)?,
+                    }),
+                    (Some(id), None) => Some(PreRegisteredClient {
+                        client_id: id.clone(),
+                        auth: ClientAuth::None,
+                    }),
+                    (None, _) => None,
+                };
+                let client = obtain_client(
+                    self.http.as_ref(),
+                    &discovery.metadata,
+                    &RegistrationRequest {
+                        pre_registered,
+                        client_metadata_url: request.client.client_metadata_url.clone(),
+                        client_name: "MCP Auth".into(),
+                        redirect_uris: vec![redirect_uri.clone()],
+                        scope: None,
+                    },
+                )
+                .await?;
+                // A secret issued by dynamic registration is kept like a pre-registered one.
+                let credential = match (&request.client.credential, &client.auth) {
+                    (Some(c), _) => Some(c.clone()),
+                    (None, ClientAuth::SecretBasic(s) | ClientAuth::SecretPost(s)) => {
+                        Some(ClientCredential::Secret {
+                            value: s.secret().to_string(),
+                        })
+                    }
+                    _ => None,
+                };
+                (client, credential)
+            }
+        };
+        let scopes = match (&request.scopes, &existing) {
+            (Some(s), Some(a)) => Some(s.union(&Scopes::parse(&a.requested_scopes))),
+            (Some(s), None) => Some(s.clone()),
+            (None, Some(a)) if !a.requested_scopes.is_empty() => {
+                Some(Scopes::parse(&a.requested_scopes))
+            }
+            _ => select_scopes(
+                discovery.challenge.as_ref(),
+                discovery.resource_metadata.as_ref(),
+                &discovery.metadata,
+            ),
+        };
+        let (url, pending) = start_authorization(
+            &discovery.metadata,
+            &client,
+            &AuthorizationRequest {
+                resource: discovery.resource.clone(),
+                scopes: scopes.clone(),
+                redirect_uri: redirect_uri.clone(),
+                prompt: None,
+            },
+        )?;
+        mcpauth_core::authorize::check_browser_url(&url)?;
+        let state = pending.state.secret().to_string();
+        let id = crate::new_account_id();
+        let context = Arc::new(SessionContext {
+            id: id.clone(),
+            discovery,
+            client,
+            credential,
+            name: request.name.clone(),
+            scopes: scopes.clone(),
+            account: existing,
+            started: Instant::now(),
+        });
+        {
+            let mut contexts = self.sign_ins.contexts();
+            let timeout = self.sign_ins.timeout;
+            contexts.retain(|_, c| c.started.elapsed() < timeout);
+            contexts.insert(state, context);
+        }
+        self.sign_ins.pending.insert(pending);
+        Ok(SignIn {
+            id,
+            authorization_server_host: url.host_str().unwrap_or_default().to_string(),
+            authorization_url: url.to_string(),
+            redirect_uri,
+            scopes,
+            listener,
+        })
+    }
+
+    /// Waits for the browser to reach the loopback listener, then completes.
+    pub async fn finish_sign_in(&self, sign_in: SignIn) -> Result<Account> {
+        let listener = sign_in.listener.ok_or_else(|| {
+            Error::Invalid(
+                "this sign-in has no loopback listener; complete it with the redirect URL".into(),
+            )
+        })?;
+        let params = listener.wait(self.sign_ins.timeout).await?;
+        self.complete_with(params).await
+    }
+
+    /// Completes a sign-in from the URL the browser was sent to (deep link or pasted).
+    pub async fn complete_sign_in(&self, redirect_url: &str) -> Result<Account> {
+        self.complete_with(CallbackParams::from_redirect_url(redirect_url)?)
+            .await
+    }
+
+    async fn complete_with(&self, params: CallbackParams) -> Result<Account> {
+        let context = params
+            .state
+            .as_deref()
+            .and_then(|s| self.sign_ins.contexts().get(s).cloned());
+        let Some(context) = context else {
+            // Let the core say why (missing, reused), else: no such sign-in.
+            return match self.sign_ins.pending.complete(params) {
+                Err(e @ mcpauth_core::Error::State { .. }) => Err(e.into()),
+                _ => Err(Error::NoSuchSignIn),
+            };
+        };
+        let state = params.state.clone().unwrap_or_default();
+        let result = finish_authorization(
+            self.http.as_ref(),
+            &context.discovery.metadata,
+            &context.client,
+            &self.sign_ins.pending,
+            params,
+        )
+        .await;
+        self.sign_ins.contexts().remove(&state);
+        let done = result?;
+        match &context.account {
+            Some(account) => {
+                self.store_reauthorization(account, &done.tokens, done.requested_scopes.as_ref())
+            }
+            None => self.store_new_account(NewAccount {
+                discovery: &context.discovery,
+                client: &context.client,
+                credential: context.credential.as_ref(),
+                signing_alg: signing_alg(context.credential.as_ref(), &context.client.auth),
+                kind: AccountKind::User,
+                name: context.name.clone(),
+                requested: context.scopes.clone(),
+                tokens: &done.tokens,
+            }),
+        }
+    }
+
+    /// Drops a sign-in in progress; true if there was one.
+    pub fn cancel_sign_in(&self, id: &str) -> bool {
+        let mut contexts = self.sign_ins.contexts();
+        let state = contexts
+            .iter()
+            .find(|(_, c)| c.id == id)
+            .map(|(s, _)| s.clone());
+        match state {
+            Some(state) => {
+                contexts.remove(&state);
+                self.sign_ins.pending.cancel(&state)
+            }
+            None => false,
+        }
+    }
+
+    /// How many sign-ins are in progress.
+    pub fn sign_ins_pending(&self) -> usize {
+        self.sign_ins.pending.len()
+    }
+
+    /// Adds a machine account: client credentials with a secret or a private key.
+    pub async fn add_machine_account(&self, request: MachineAccountRequest) -> Result<Account> {
+        let discovery = discover(
+            self.http.as_ref(),
+            &request.mcp_url,
+            &DiscoverOptions {
+                authorization_server: request.authorization_server.clone(),
+            },
+        )
+        .await?;
+        let auth = credential_auth(&discovery.metadata, &request.credential)?;
+        let alg = signing_alg(Some(&request.credential), &auth);
+        let client =
+            ClientRegistration::pre_registered(&discovery.issuer, &request.client_id, auth);
+        let tokens = token::client_credentials(
+            self.http.as_ref(),
+            &discovery.metadata,
+            &client,
+            &discovery.resource,
+            request.scopes.as_ref(),
+        )
+        .await?;
+        self.store_new_account(NewAccount {
+            discovery: &discovery,
+            client: &client,
+            credential: Some(&request.credential),
+            signing_alg: alg,
+            kind: AccountKind::Machine,
+            name: request.name.clone(),
+            requested: request.scopes.clone(),
+            tokens: &tokens,
+        })
+    }
+}
