@@ -297,7 +297,12 @@ impl Vault {
         let Some(context) = context else {
             // Let the core say why (missing, reused), else: no such sign-in.
             return match self.sign_ins.pending.complete(params) {
-                Err(e @ mcpauth_core::Error::State { .. }) => Err(e.into()),
+                Err(
+                    e @ mcpauth_core::Error::State {
+                        problem:
+                            mcpauth_core::StateProblem::Missing | mcpauth_core::StateProblem::Reused,
+                    },
+                ) => Err(e.into()),
                 _ => Err(Error::NoSuchSignIn),
             };
         };
