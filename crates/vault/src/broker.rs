@@ -333,6 +333,13 @@ impl Vault {
             }
             return Ok(AccessToken::new(bundle.access_token.clone()));
         }
+        if bundle.is_none() && account.kind == AccountKind::User {
+            // Not the server's doing: the keyring lost the item, or this is another keyring.
+            return Err(Error::SecretMissing {
+                account: account.id.clone(),
+                what: "tokens",
+            });
+        }
         let updated = self.refresh_locked(&account, bundle.as_ref()).await?;
         let bundle = self.read_bundle(&updated.id)?.ok_or(Error::SecretMissing {
             account: updated.id.clone(),

@@ -35,7 +35,7 @@ pub enum Error {
     KeyringTimeout { seconds: u64 },
 
     /// The keyring holds nothing where the account says a secret is.
-    #[error("the keyring has no {what} for account {account}; sign in again (mcpauth login)")]
+    #[error("the keyring has no {what} for account {account}; if this is another user's or another session's keyring, use that one; otherwise sign in again (mcpauth login)")]
     SecretMissing { account: String, what: &'static str },
 
     /// No account matches.

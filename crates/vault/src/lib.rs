@@ -95,7 +95,7 @@ impl VaultOptions {
                     "MCPAUTH_KEYRING_TIMEOUT is `{s}`, not a number of seconds"
                 ))
             })?),
-            Err(_) => Duration::from_secs(5),
+            Err(_) => Duration::from_secs(4),
         };
         Ok(Self {
             home,
