@@ -223,10 +223,26 @@ impl Vault {
                 account.issuer, account.granted_scopes
             ),
         };
-        if let Err(e) = self
-            .db()
-            .insert(&account, &discovery_json, &activity("sign_in", summary))
-        {
+        let found = activity(
+            "discovery",
+            format!(
+                "resource {} (metadata {}), authorization server {} (metadata {}), client {} ({:?})",
+                new.discovery.resource,
+                new.discovery
+                    .resource_metadata_url
+                    .as_deref()
+                    .unwrap_or("none: 2025-03-26 server"),
+                new.discovery.issuer,
+                new.discovery
+                    .metadata_url
+                    .as_deref()
+                    .unwrap_or("none: default endpoints"),
+                new.client.client_id,
+                new.client.kind,
+            ),
+        );
+        let steps = [found, activity("sign_in", summary)];
+        if let Err(e) = self.db().insert(&account, &discovery_json, &steps) {
             let _ = self.secrets.delete(&Self::tokens_key(&id));
             let _ = self.secrets.delete(&Self::client_key(&id));
             return Err(e);
@@ -258,12 +274,12 @@ impl Vault {
         if let Some(requested) = requested {
             updated.requested_scopes = requested.to_string();
         }
-        self.db().update_tokens(&updated, &step)?;
+        self.db().update_tokens(&updated, Some(&step))?;
         Ok(updated)
     }
 
     /// Brings the record in line with a newer bundle (after a crash between the two writes).
-    fn repair_record(&self, account: &Account, bundle: &TokenBundle) -> Result<Account> {
+    fn repair_record(&self, account: &Account, bundle: &TokenBundle, log: bool) -> Result<Account> {
         let mut updated = account.clone();
         mirror(&mut updated, bundle);
         if !matches!(updated.status, AccountStatus::NeedsSignIn { .. }) {
@@ -273,7 +289,8 @@ impl Vault {
         }
         self.db().update_tokens(
             &updated,
-            &activity("repair", "the record was brought in line with the keyring"),
+            log.then(|| activity("repair", "the record was brought in line with the keyring"))
+                .as_ref(),
         )?;
         Ok(updated)
     }
@@ -313,7 +330,7 @@ impl Vault {
             if let Some(bundle) = self.read_bundle(id)? {
                 if bundle.is_fresh(now_secs(), min_skew) {
                     if bundle.generation > account.generation {
-                        self.repair_record(&account, &bundle)?;
+                        self.repair_record(&account, &bundle, true)?;
                     }
                     return Ok(AccessToken::new(bundle.access_token.clone()));
                 }
@@ -329,7 +346,7 @@ impl Vault {
             .filter(|b| !force && b.is_fresh(now_secs(), min_skew))
         {
             if bundle.generation > account.generation {
-                self.repair_record(&account, bundle)?;
+                self.repair_record(&account, bundle, true)?;
             }
             return Ok(AccessToken::new(bundle.access_token.clone()));
         }
@@ -666,7 +683,7 @@ impl Vault {
         bundle.generation += 1;
         self.write_bundle(id, &bundle)?;
         let account = self.account(id)?;
-        self.repair_record(&account, &bundle)?;
+        self.repair_record(&account, &bundle, false)?;
         Ok(())
     }
 }

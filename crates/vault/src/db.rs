@@ -207,7 +207,7 @@ impl Db {
         &mut self,
         account: &Account,
         discovery_json: &str,
-        activity: &Activity,
+        activities: &[Activity],
     ) -> Result<()> {
         let tx = self
             .conn
@@ -252,12 +252,14 @@ impl Db {
             ],
         )
         .map_err(|e| Error::db(&self.path, e))?;
-        insert_activity(&tx, &account.id, activity).map_err(|e| Error::db(&self.path, e))?;
+        for activity in activities {
+            insert_activity(&tx, &account.id, activity).map_err(|e| Error::db(&self.path, e))?;
+        }
         tx.commit().map_err(|e| Error::db(&self.path, e))
     }
 
     /// Writes the token facts of an account and logs the step, in one transaction.
-    pub fn update_tokens(&mut self, account: &Account, activity: &Activity) -> Result<()> {
+    pub fn update_tokens(&mut self, account: &Account, activity: Option<&Activity>) -> Result<()> {
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
@@ -282,7 +284,9 @@ impl Db {
             ],
         )
         .map_err(|e| Error::db(&self.path, e))?;
-        insert_activity(&tx, &account.id, activity).map_err(|e| Error::db(&self.path, e))?;
+        if let Some(activity) = activity {
+            insert_activity(&tx, &account.id, activity).map_err(|e| Error::db(&self.path, e))?;
+        }
         tx.commit().map_err(|e| Error::db(&self.path, e))
     }
 

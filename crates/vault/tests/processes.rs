@@ -413,3 +413,47 @@ async fn the_scheduler_refreshes_ahead_of_expiry_and_stops_on_a_revoked_grant() 
     );
     task.abort();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_scheduler_sees_what_other_processes_do() {
+    let t = test_vault();
+    let account = sign_in(
+        &t.vault,
+        mcpauth_testkit::servers().mcp("current"),
+        "oli",
+        SignInRequest::default(),
+    )
+    .await;
+    let vault = Arc::new(Vault::open(options(&t.home, &t.service, &t.http)).expect("open"));
+    let (task, mut events) = scheduler::spawn(vault.clone());
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    while events.try_recv().is_ok() {}
+    // Another process refreshes the account.
+    t.vault
+        .expire_access_token(&account.id, now_secs() - 10)
+        .expect("expire");
+    let out = probe_command(&t)
+        .args(["token", &account.id, "1"])
+        .output()
+        .await
+        .expect("probe");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let changed = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            if let Ok(VaultEvent::Changed) = events.recv().await {
+                return;
+            }
+        }
+    })
+    .await;
+    assert!(changed.is_ok(), "a change by another process was announced");
+    assert!(
+        vault.account(&account.id).expect("account").generation >= 3,
+        "the scheduler's handle reads the other process's refresh"
+    );
+    task.abort();
+}

@@ -208,10 +208,7 @@ async fn a_fresh_token_is_served_from_the_keyring_and_an_expired_one_refreshed_o
         .into_iter()
         .map(|a| a.kind)
         .collect();
-    assert!(
-        kinds.contains(&"sign_in".to_string()) && kinds.contains(&"refresh".to_string()),
-        "{kinds:?}"
-    );
+    assert_eq!(kinds, ["discovery", "sign_in", "refresh"], "{kinds:?}");
 }
 
 #[tokio::test]
@@ -477,6 +474,31 @@ async fn completions_that_match_no_sign_in_are_refused() {
         .expect_err("cancelled");
     assert!(matches!(err, Error::NoSuchSignIn), "{err}");
     assert_eq!(t.vault.list().expect("list").len(), 1);
+
+    // A sign-in left pending past its timeout is refused as well.
+    let mut opts = support::options(&t.home, &t.service, &t.http);
+    opts.sign_in_timeout = Duration::from_millis(1);
+    let hasty = mcpauth_vault::Vault::open(opts).expect("open");
+    let sign_in = hasty
+        .begin_sign_in(SignInRequest {
+            mcp_url: current().into(),
+            redirect: RedirectMode::Fixed("mcpauth://oauth/callback".into()),
+            client: mcpauth_vault::ClientChoice {
+                client_id: Some("mcpauth-public".into()),
+                ..Default::default()
+            },
+            ..Default::default()
+        })
+        .await
+        .expect("begin");
+    let landing = mcpauth_testkit::drive_login(
+        &sign_in.authorization_url,
+        "mcpauth://oauth/callback",
+        "gina",
+    )
+    .await;
+    let err = hasty.complete_sign_in(&landing).await.expect_err("expired");
+    assert!(err.to_string().contains("start the sign-in again"), "{err}");
 }
 
 #[tokio::test]
