@@ -416,7 +416,7 @@ impl Vault {
             let result = match (&account.kind, &refresh_token) {
                 (AccountKind::Machine, _) => {
                     token::client_credentials(
-                        self.http.as_ref(),
+                        self.http()?,
                         &discovery.metadata,
                         &client,
                         &account.resource,
@@ -426,7 +426,7 @@ impl Vault {
                 }
                 (AccountKind::User, Some(rt)) => {
                     token::refresh(
-                        self.http.as_ref(),
+                        self.http()?,
                         &discovery.metadata,
                         &client,
                         &RefreshToken::new(rt.clone()),
@@ -519,7 +519,7 @@ impl Vault {
                     .as_ref()
                     .map(|b| AccessToken::new(b.access_token.clone()));
                 let outcome = token::revoke_grant(
-                    self.http.as_ref(),
+                    self.http()?,
                     &discovery.metadata,
                     &client,
                     rt.as_ref(),
@@ -575,7 +575,7 @@ impl Vault {
             None,
         )?;
         let outcome = token::upgrade_by_refresh(
-            self.http.as_ref(),
+            self.http()?,
             &discovery.metadata,
             &client,
             &RefreshToken::new(rt),

@@ -118,7 +118,8 @@ pub struct Vault {
     home: PathBuf,
     db: Mutex<Db>,
     secrets: Arc<dyn SecretStore>,
-    http: Arc<dyn HttpClient>,
+    /// Made on first use: `mcpauth token` with a fresh token never needs it.
+    http: std::sync::OnceLock<Arc<dyn HttpClient>>,
     options: VaultOptions,
     sign_ins: signin::SignIns,
 }
@@ -162,10 +163,10 @@ impl Vault {
                 options.home.join("secrets.insecure.json"),
             )),
         };
-        let http = match &options.http {
-            Some(h) => h.clone(),
-            None => Arc::new(ReqwestHttp::new()?),
-        };
+        let http = std::sync::OnceLock::new();
+        if let Some(h) = &options.http {
+            let _ = http.set(h.clone());
+        }
         Ok(Self {
             home: options.home.clone(),
             db: Mutex::new(db),
@@ -174,6 +175,15 @@ impl Vault {
             sign_ins: signin::SignIns::new(options.sign_in_timeout),
             options,
         })
+    }
+
+    /// The HTTP client, made on first use.
+    fn http(&self) -> Result<&dyn HttpClient> {
+        if let Some(http) = self.http.get() {
+            return Ok(http.as_ref());
+        }
+        let made: Arc<dyn HttpClient> = Arc::new(ReqwestHttp::new()?);
+        Ok(self.http.get_or_init(|| made).as_ref())
     }
 
     /// Uses another secret store (tests with a small split limit, other keyring services).

@@ -156,7 +156,7 @@ impl Vault {
             .map(|a| a.server_url.clone())
             .unwrap_or_else(|| request.mcp_url.clone());
         let discovery = discover(
-            self.http.as_ref(),
+            self.http()?,
             &mcp_url,
             &DiscoverOptions {
                 authorization_server: request
@@ -196,7 +196,7 @@ impl Vault {
                     (None, _) => None,
                 };
                 let client = obtain_client(
-                    self.http.as_ref(),
+                    self.http()?,
                     &discovery.metadata,
                     &RegistrationRequest {
                         pre_registered,
@@ -308,7 +308,7 @@ impl Vault {
         };
         let state = params.state.clone().unwrap_or_default();
         let result = finish_authorization(
-            self.http.as_ref(),
+            self.http()?,
             &context.discovery.metadata,
             &context.client,
             &self.sign_ins.pending,
@@ -358,7 +358,7 @@ impl Vault {
     /// Adds a machine account: client credentials with a secret or a private key.
     pub async fn add_machine_account(&self, request: MachineAccountRequest) -> Result<Account> {
         let discovery = discover(
-            self.http.as_ref(),
+            self.http()?,
             &request.mcp_url,
             &DiscoverOptions {
                 authorization_server: request.authorization_server.clone(),
@@ -370,7 +370,7 @@ impl Vault {
         let client =
             ClientRegistration::pre_registered(&discovery.issuer, &request.client_id, auth);
         let tokens = token::client_credentials(
-            self.http.as_ref(),
+            self.http()?,
             &discovery.metadata,
             &client,
             &discovery.resource,
