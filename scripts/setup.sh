@@ -48,7 +48,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # npm projects: `npm ci` when node_modules is missing or older than the lock file.
-for dir in tests/servers ui; do
+for dir in tests/servers tests/browser ui; do
   if [ ! -d "$dir/node_modules" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
     say "npm ci in $dir"
     npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error >/dev/null

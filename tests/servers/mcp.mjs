@@ -102,6 +102,12 @@ export function mountMcp(app, {
     if (wantsWrite && !req.auth.scopes.includes('mcp:write')) {
       return challenge(res, 403, { error: 'insufficient_scope', scope: 'mcp:read mcp:write', description: 'mcp:write required' });
     }
+    // A misbehaving tool: it asks for a scope no authorization server here grants,
+    // so a client that steps up never satisfies it and must give up.
+    const wantsUnobtainable = messages.some((msg) => msg?.method === 'tools/call' && msg.params?.name === 'unobtainable');
+    if (wantsUnobtainable) {
+      return challenge(res, 403, { error: 'insufficient_scope', scope: 'mcp:read mcp:unobtainable', description: 'mcp:unobtainable required' });
+    }
     return next();
   }
 
@@ -128,6 +134,9 @@ export function mountMcp(app, {
       }
       return { content: [{ type: 'text', text: 'saved' }] };
     });
+    server.registerTool('unobtainable', {
+      description: 'Always answers 403 insufficient_scope for a scope nobody grants (a misbehaving server)',
+    }, async () => ({ isError: true, content: [{ type: 'text', text: 'unreachable' }] }));
     return server;
   }
 

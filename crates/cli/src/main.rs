@@ -1,106 +1,112 @@
-//! `mcpauth`: the command-line face of MCP Auth.
+//! `mcpauth`: sign in to MCP servers, and hand their tokens to other tools.
 //!
-//! So far it offers `discover`, which runs the engine's discovery against an
-//! MCP server and prints what it found; the credential helper, sign-in, proxy
-//! and export commands come with the vault (issues 3 and 4).
+//! Tokens go to stdout only from `token` (and the explicit env/curl exports);
+//! everything else a person reads goes to stderr, and `--json` makes read
+//! commands print one JSON document on stdout.
+
+mod browser;
+mod cli;
+mod export;
+mod login;
+mod output;
+mod proxy;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
-use mcpauth_core::discovery::{discover, DiscoverOptions};
-use mcpauth_core::http::ReqwestHttp;
-use mcpauth_core::scopes::select_scopes;
+use clap::Parser;
 
-#[derive(Parser)]
-#[command(name = "mcpauth", version, about = "Sign in to MCP servers with OAuth")]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
+use cli::{Cli, Command};
+
+/// Exit codes, documented in `mcpauth --help`.
+pub mod exit {
+    pub const OK: u8 = 0;
+    pub const FAILURE: u8 = 1;
+    pub const NEEDS_SIGN_IN: u8 = 3;
+    pub const NO_SUCH_ACCOUNT: u8 = 4;
+    pub const SERVER: u8 = 5;
+    pub const KEYRING: u8 = 6;
 }
 
-#[derive(Subcommand)]
-enum Command {
-    /// Find an MCP server's authorization server and print what sign-in would use.
-    Discover {
-        /// The MCP server URL.
-        url: String,
-        /// Pick this authorization server when the server lists several.
-        #[arg(long)]
-        authorization_server: Option<String>,
-        /// Print JSON instead of text.
-        #[arg(long)]
-        json: bool,
-    },
+/// An error with its exit code; its message is one line for stderr.
+#[derive(Debug)]
+pub struct Failure {
+    pub code: u8,
+    pub message: String,
 }
 
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match run(cli).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("mcpauth: {message}");
-            ExitCode::FAILURE
+impl Failure {
+    pub fn new(code: u8, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
         }
     }
 }
 
-async fn run(cli: Cli) -> Result<(), String> {
+impl From<mcpauth_vault::Error> for Failure {
+    fn from(e: mcpauth_vault::Error) -> Self {
+        use mcpauth_vault::Error as E;
+        let code = match &e {
+            E::NeedsSignIn { .. } | E::SecretMissing { .. } => exit::NEEDS_SIGN_IN,
+            E::UnknownAccount { .. } | E::AmbiguousAccount { .. } => exit::NO_SUCH_ACCOUNT,
+            E::Keyring { .. } | E::KeyringTimeout { .. } => exit::KEYRING,
+            E::Protocol(p) if p.is_transient() => exit::SERVER,
+            E::Protocol(
+                mcpauth_core::Error::HttpStatus { .. }
+                | mcpauth_core::Error::NotAnOAuthMcpServer { .. }
+                | mcpauth_core::Error::InvalidJson { .. },
+            ) => exit::SERVER,
+            _ => exit::FAILURE,
+        };
+        Self::new(code, e.to_string())
+    }
+}
+
+impl From<mcpauth_core::Error> for Failure {
+    fn from(e: mcpauth_core::Error) -> Self {
+        mcpauth_vault::Error::from(e).into()
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("mcpauth: cannot start: {e}");
+            return ExitCode::from(exit::FAILURE);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::from(exit::OK),
+        Err(failure) => {
+            eprintln!("mcpauth: {}", failure.message.replace('\n', " "));
+            ExitCode::from(failure.code)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
+        Command::Token { account, format } => output::token(account.as_deref(), format).await,
+        Command::List { json } => output::list(json),
+        Command::Status { account, json } => output::status(account.as_deref(), json),
+        Command::Login(args) => login::login(args).await,
+        Command::Refresh { account, json } => output::refresh(&account, json).await,
+        Command::Scopes { action } => login::scopes(action).await,
+        Command::Logout { account, json } => output::logout(&account, json).await,
+        Command::Proxy(args) => proxy::run(args).await,
+        Command::Export(args) => output::export(args).await,
         Command::Discover {
             url,
             authorization_server,
             json,
-        } => {
-            let http = ReqwestHttp::new().map_err(|e| e.to_string())?;
-            let options = DiscoverOptions {
-                authorization_server,
-            };
-            let found = discover(&http, &url, &options)
-                .await
-                .map_err(|e| e.to_string())?;
-            let scopes = select_scopes(
-                found.challenge.as_ref(),
-                found.resource_metadata.as_ref(),
-                &found.metadata,
-            );
-            if json {
-                let mut value = serde_json::to_value(&found).map_err(|e| e.to_string())?;
-                value["selected_scopes"] = scopes.map(|s| s.to_string()).into();
-                println!("{value:#}");
-            } else {
-                println!("MCP server:            {}", found.mcp_url);
-                println!("resource:              {}", found.resource);
-                if let Some(prm) = &found.resource_metadata_url {
-                    println!("resource metadata:     {prm}");
-                } else {
-                    println!("resource metadata:     none (2025-03-26 server)");
-                }
-                println!("authorization server:  {}", found.issuer);
-                println!(
-                    "server metadata:       {}",
-                    found
-                        .metadata_url
-                        .as_deref()
-                        .unwrap_or("none (default endpoints assumed)")
-                );
-                println!(
-                    "scopes to request:     {}",
-                    scopes
-                        .map(|s| s.to_string())
-                        .unwrap_or_else(|| "(none)".into())
-                );
-                println!(
-                    "registration:          {}",
-                    if found.metadata.client_id_metadata_document_supported {
-                        "client ID metadata document"
-                    } else if found.metadata.registration_endpoint.is_some() {
-                        "dynamic client registration"
-                    } else {
-                        "pre-registered client needed"
-                    }
-                );
-            }
+        } => output::discover(&url, authorization_server, json).await,
+        Command::Completions { shell } => {
+            cli::completions(shell);
             Ok(())
         }
     }

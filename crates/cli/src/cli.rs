@@ -1,0 +1,265 @@
+//! The command line: every command and flag, parsed by clap.
+
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+
+const AFTER_HELP: &str = "\
+Exit codes:
+  0  success
+  1  failure (bad input, refused by the server, …)
+  2  usage error
+  3  the account needs a new sign-in (`mcpauth login`)
+  4  no such account, or several match (`mcpauth list`)
+  5  the server could not be reached or answered badly
+  6  the system keyring failed or did not answer
+
+Environment:
+  MCPAUTH_HOME             where account records live (default: the platform data directory)
+  MCPAUTH_KEYRING_SERVICE  keyring service name (default: mcpauth)
+  MCPAUTH_KEYRING_TIMEOUT  seconds to wait for the keyring (default: 4)
+  MCPAUTH_SECRET_STORE     `plaintext` keeps secrets in a 0600 file instead of the keyring (insecure)
+  BROWSER                  the browser command(s) to open sign-in pages with";
+
+#[derive(Parser, Debug)]
+#[command(name = "mcpauth", version, about = "Sign in to MCP servers with OAuth and hand their tokens to other tools", after_help = AFTER_HELP)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Sign in to an MCP server (browser), or add a machine account.
+    Login(LoginArgs),
+    /// Print a fresh access token (refreshing it when needed) on stdout.
+    Token {
+        /// Account id, name or MCP server URL (optional when there is one account).
+        account: Option<String>,
+        #[arg(long, value_enum, default_value_t = TokenFormat::Raw)]
+        format: TokenFormat,
+    },
+    /// List accounts.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show an account (or all): scopes, expiry, refresh, storage.
+    Status {
+        account: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Refresh an account's token now.
+    Refresh {
+        account: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Widen an account's scopes.
+    Scopes {
+        #[command(subcommand)]
+        action: ScopesAction,
+    },
+    /// Sign out: revoke the tokens, then delete the account.
+    Logout {
+        account: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run a stdio MCP server that forwards to a remote MCP server with the account's token.
+    Proxy(ProxyArgs),
+    /// Write the entry another MCP client needs to use an account.
+    Export(ExportArgs),
+    /// Show how an MCP server's sign-in would work, without signing in.
+    Discover {
+        url: String,
+        #[arg(long)]
+        authorization_server: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print shell completions.
+    Completions { shell: clap_complete::Shell },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ScopesAction {
+    /// Ask for more scopes: refresh with the wider set, else sign in again for the union.
+    Add {
+        account: String,
+        #[arg(required = true)]
+        scopes: Vec<String>,
+        #[arg(long)]
+        no_browser: bool,
+    },
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokenFormat {
+    /// The token alone.
+    Raw,
+    /// `Authorization: Bearer <token>`.
+    Header,
+    /// `{"access_token": …, "token_type": …, "expires_at": …}`.
+    Json,
+    /// `{"Authorization": "Bearer <token>"}`, for Claude Code's headersHelper.
+    HeadersJson,
+    /// `MCP_AUTH_TOKEN=<token>`.
+    Env,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RedirectKind {
+    /// A one-shot listener on 127.0.0.1 (works with every MCP authorization server).
+    Loopback,
+    /// The mcpauth://oauth/callback deep link (pre-registered native clients); paste the URL back.
+    DeepLink,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Grant {
+    AuthorizationCode,
+    ClientCredentials,
+}
+
+/// Flags naming the client to use, shared by `login` and `proxy`.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ClientArgs {
+    /// A client id registered with the authorization server by hand.
+    #[arg(long)]
+    pub client_id: Option<String>,
+    /// Its secret (visible to other local users in the process list: prefer --client-secret-file).
+    #[arg(long, conflicts_with = "client_secret_file")]
+    pub client_secret: Option<String>,
+    /// A file holding the client secret.
+    #[arg(long)]
+    pub client_secret_file: Option<std::path::PathBuf>,
+    /// A private key (PEM or JWK file) for private_key_jwt.
+    #[arg(long, conflicts_with_all = ["client_secret", "client_secret_file"])]
+    pub private_key: Option<std::path::PathBuf>,
+    /// The key's algorithm: ES256, RS256, PS256 or EdDSA (default: from the key).
+    #[arg(long, requires = "private_key")]
+    pub signing_alg: Option<String>,
+    /// Use this Client ID Metadata Document URL as the client id where supported.
+    #[arg(long, env = "MCPAUTH_CLIENT_METADATA_URL")]
+    pub client_metadata_url: Option<String>,
+    /// Pick this authorization server when the MCP server lists several.
+    #[arg(long)]
+    pub authorization_server: Option<String>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct LoginArgs {
+    /// The MCP server URL.
+    pub url: String,
+    /// Scopes to ask for (repeatable; default: what the server asks for).
+    #[arg(long = "scope")]
+    pub scopes: Vec<String>,
+    /// A name for the account.
+    #[arg(long)]
+    pub account_name: Option<String>,
+    #[arg(long, value_enum, default_value_t = RedirectKind::Loopback)]
+    pub redirect: RedirectKind,
+    /// The loopback port (default: any free port).
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    /// Print the URL instead of opening a browser, and read the redirect URL from stdin.
+    #[arg(long)]
+    pub no_browser: bool,
+    #[arg(long, value_enum, default_value_t = Grant::AuthorizationCode)]
+    pub grant: Grant,
+    #[command(flatten)]
+    pub client: ClientArgs,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ProxyArgs {
+    /// An account (id, name) or an MCP server URL.
+    pub target: String,
+    /// Scopes for a first sign-in.
+    #[arg(long = "scope")]
+    pub scopes: Vec<String>,
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ExportArgs {
+    /// claude-code, claude-desktop, vscode, cursor, env or curl.
+    pub target: String,
+    pub account: String,
+    /// The config file to edit (default: where the client keeps it).
+    #[arg(long)]
+    pub file: Option<std::path::PathBuf>,
+    /// The server entry's name (default: the account's name).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Write without asking (the diff is still shown).
+    #[arg(long)]
+    pub yes: bool,
+    /// Print the new file instead of writing it.
+    #[arg(long)]
+    pub print: bool,
+}
+
+/// Writes completions for `shell` to stdout.
+pub fn completions(shell: clap_complete::Shell) {
+    let mut command = Cli::command();
+    clap_complete::generate(shell, &mut command, "mcpauth", &mut std::io::stdout());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_documented_forms() {
+        let cli = Cli::try_parse_from(["mcpauth", "token", "abc", "--format", "headers-json"])
+            .expect("parse");
+        assert!(
+            matches!(cli.command, Command::Token { account: Some(ref a), format: TokenFormat::HeadersJson } if a == "abc")
+        );
+        let cli = Cli::try_parse_from([
+            "mcpauth",
+            "login",
+            "https://mcp.example/mcp",
+            "--scope",
+            "a",
+            "--scope",
+            "b",
+            "--no-browser",
+            "--client-id",
+            "c",
+            "--private-key",
+            "k.pem",
+            "--signing-alg",
+            "ES256",
+        ])
+        .expect("parse");
+        match cli.command {
+            Command::Login(args) => {
+                assert_eq!(args.scopes, ["a", "b"]);
+                assert!(args.no_browser);
+                assert_eq!(args.client.client_id.as_deref(), Some("c"));
+                assert_eq!(args.client.signing_alg.as_deref(), Some("ES256"));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(Cli::try_parse_from([
+            "mcpauth",
+            "login",
+            "u",
+            "--client-secret",
+            "s",
+            "--private-key",
+            "k"
+        ])
+        .is_err());
+        assert!(
+            Cli::try_parse_from(["mcpauth", "scopes", "add", "acct"]).is_err(),
+            "at least one scope"
+        );
+        Cli::command().debug_assert();
+    }
+}
