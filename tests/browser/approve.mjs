@@ -54,8 +54,12 @@ process.stderr.on('error', () => {});
 process.stdout.on('error', () => {});
 console.log = console.info = console.debug = (...a) => log('(console)', ...a);
 
+// Authorization codes are cut short in logs (the CLI's stderr is often
+// checked for leaked secrets); the redirect file gets the full URL.
+const redact = (text) => String(text).replace(/([?&#](?:code|access_token|id_token)=)([^&#\s"]{4})[^&#\s"]*/g, '$1$2…');
+
 function log(...parts) {
-  const line = `[approve +${Date.now() - T0}ms] ${parts.join(' ')}\n`;
+  const line = `[approve +${Date.now() - T0}ms] ${redact(parts.join(' '))}\n`;
   if (LOG_FILE) {
     try { fs.appendFileSync(LOG_FILE, line); } catch { /* ignore */ }
   } else {
@@ -64,7 +68,7 @@ function log(...parts) {
 }
 function shout(msg) {
   // The final failure message: always on stderr, and in the log file too.
-  const line = `[approve +${Date.now() - T0}ms] ERROR: ${msg}\n`;
+  const line = `[approve +${Date.now() - T0}ms] ERROR: ${redact(msg)}\n`;
   try { process.stderr.write(line); } catch { /* ignore */ }
   if (LOG_FILE) try { fs.appendFileSync(LOG_FILE, line); } catch { /* ignore */ }
 }
@@ -283,7 +287,9 @@ async function main() {
     try { capture(new URL(loc, resp.url()).href, `${resp.status()} Location`); } catch { /* not a URL */ }
   });
   page.on('requestfailed', (req) => {
-    if (req.isNavigationRequest()) log(`navigation failed: ${req.url()} ${req.failure()?.errorText}`);
+    if (!req.isNavigationRequest()) return;
+    const expected = redirect && req.url() === redirect.url && !/^https?:/.test(req.url());
+    log(`navigation ${expected ? 'not followed (custom scheme, as expected)' : 'failed'}: ${req.url()} ${req.failure()?.errorText}`);
   });
   page.on('framenavigated', (f) => { if (f === page.mainFrame()) log(`page: ${f.url().split('?')[0]}`); });
   page.on('pageerror', (e) => log(`page error: ${e.message}`));

@@ -263,7 +263,7 @@ async function caseTimeout(lst) {
   const r = await runApprove(`http://127.0.0.1:${lst.port}/hang`, { MCPAUTH_TEST_BROWSER_TIMEOUT_MS: '4000' }).done;
   timings.push({ name, ms: r.ms, chromium: chromiumStartMs(r.err) });
   check(`${name}: exit 3 with a clear message`, r.code === 3 && /timed out after 4000 ms/.test(r.err), `code ${r.code}, ${r.ms} ms`);
-  check(`${name}: ends within timeout + 3 s`, r.ms < 7000, `${r.ms} ms`);
+  check(`${name}: ends within timeout + 4 s`, r.ms < 8000, `${r.ms} ms`);
   checkClean(name, r.pid);
 }
 
