@@ -92,6 +92,16 @@ impl Env {
         text.trim().to_string()
     }
 
+    /// The refresh token, read from the keyring the way the vault does (the CLI never prints it).
+    fn refresh_token(&self, id: &str) -> String {
+        let mut options = mcpauth_vault::VaultOptions::from_env().expect("options");
+        options.home = self.home.clone();
+        options.keyring_service = self.service.clone();
+        let vault = mcpauth_vault::Vault::open(options).expect("vault");
+        let bundle = vault.token_bundle(id).expect("keyring").expect("tokens");
+        bundle.refresh_token.clone().expect("refresh token")
+    }
+
     fn only_account(&self) -> Value {
         let list = self.json(&["list", "--json"]);
         let accounts = list["accounts"].as_array().expect("accounts");
@@ -237,6 +247,7 @@ async fn browser_sign_in_then_token_status_upgrade_refresh_logout() {
     // logout: says what revocation achieved; introspection agrees.
     let status = env.json(&["status", &id, "--json"]);
     assert_eq!(status["accounts"][0]["has_refresh_token"], true);
+    let refresh_token = env.refresh_token(&id);
     let out = env
         .cmd()
         .args(["logout", &id, "--json"])
@@ -256,6 +267,32 @@ async fn browser_sign_in_then_token_status_upgrade_refresh_logout() {
         .as_array()
         .expect("a")
         .is_empty());
+    assert!(
+        !introspect_active(&refresh_token).await,
+        "introspection says the grant is gone"
+    );
+}
+
+/// Asks the authorization server whether a token is still active.
+async fn introspect_active(token: &str) -> bool {
+    let http = mcpauth_testkit::RecordingHttp::new();
+    let (_, metadata) =
+        mcpauth_core::discovery::fetch_authorization_server_metadata(&http, servers().issuer())
+            .await
+            .expect("metadata");
+    let introspector = mcpauth_core::registration::ClientRegistration::pre_registered(
+        servers().issuer(),
+        servers().client_str("introspector", "client_id"),
+        mcpauth_core::registration::ClientAuth::SecretBasic(
+            mcpauth_core::secret::ClientSecret::new(
+                servers().client_str("introspector", "client_secret"),
+            ),
+        ),
+    );
+    mcpauth_core::token::introspect(&http, &metadata, &introspector, token)
+        .await
+        .expect("introspection")
+        .active
 }
 
 #[tokio::test(flavor = "multi_thread")]
