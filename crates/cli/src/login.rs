@@ -14,7 +14,8 @@ use tokio::io::AsyncBufReadExt;
 
 use crate::cli::{ClientArgs, Grant, LoginArgs, RedirectKind, ScopesAction};
 use crate::output::{open_vault, relative};
-use crate::{browser, exit, Failure};
+use crate::{exit, Failure};
+use mcpauth_vault::browser;
 
 /// The deep-link redirect URI the app handles.
 pub const DEEP_LINK_REDIRECT: &str = "mcpauth://oauth/callback";

@@ -4,9 +4,7 @@
 //! everything else a person reads goes to stderr, and `--json` makes read
 //! commands print one JSON document on stdout.
 
-mod browser;
 mod cli;
-mod export;
 mod login;
 mod output;
 mod proxy;

@@ -9,8 +9,8 @@ use mcpauth_vault::{Account, AccountStatus, Vault};
 use serde_json::json;
 
 use crate::cli::{ExportArgs, TokenFormat};
-use crate::export::{self, Entry, Target};
 use crate::{exit, Failure};
+use mcpauth_vault::export::{self, Entry, Target};
 
 pub fn open_vault() -> Result<Vault, Failure> {
     Ok(Vault::open_default()?)

@@ -4,8 +4,10 @@
 //! processes, and sign-in sessions.
 
 mod broker;
+pub mod browser;
 mod db;
 pub mod error;
+pub mod export;
 pub mod model;
 pub mod scheduler;
 pub mod secrets;
