@@ -1,15 +1,147 @@
-//! The MCP Auth desktop app: a Tauri shell around the web front end in `ui/`.
-//!
-//! The commands that connect the front end to `mcpauth-vault` come later; for
-//! now the app opens its one window and serves the built front end from
-//! `ui/dist`, embedded at compile time.
+//! The MCP Auth desktop app: thin commands over the vault, deep links,
+//! single instance, tray and notifications. The front end is in `ui/`.
 
-/// Builds the Tauri application and runs it until its last window closes.
-///
-/// Exits the process with status 1 and a message on stderr if the
-/// application cannot start (for example, when no display is available).
+mod commands;
+pub mod dto;
+mod links;
+mod state;
+
+use tauri::menu::{Menu, MenuItem};
+use tauri::tray::TrayIconBuilder;
+use tauri::{AppHandle, Emitter, Manager};
+use tauri_plugin_deep_link::DeepLinkExt;
+use tauri_plugin_notification::NotificationExt;
+
+use mcpauth_vault::scheduler::{self, VaultEvent};
+
+/// Shows, unminimizes and focuses the main window.
+pub fn focus_main_window(app: &AppHandle) {
+    if let Some(window) = app.get_webview_window("main") {
+        let _ = window.show();
+        let _ = window.unminimize();
+        let _ = window.set_focus();
+    }
+}
+
+fn tray_summary(app: &AppHandle) -> String {
+    let accounts = app
+        .state::<state::AppState>()
+        .vault
+        .list()
+        .unwrap_or_default();
+    let waiting = accounts
+        .iter()
+        .filter(|a| matches!(a.status, mcpauth_vault::AccountStatus::NeedsSignIn { .. }))
+        .count();
+    match (accounts.len(), waiting) {
+        (0, _) => "MCP Auth: no accounts".into(),
+        (n, 0) => format!("MCP Auth: {n} account(s), all signed in"),
+        (n, w) => format!("MCP Auth: {n} account(s), {w} need sign-in"),
+    }
+}
+
+fn setup_tray(app: &AppHandle) -> tauri::Result<()> {
+    let show = MenuItem::with_id(app, "show", "Show MCP Auth", true, None::<&str>)?;
+    let quit = MenuItem::with_id(app, "quit", "Quit", true, None::<&str>)?;
+    let menu = Menu::with_items(app, &[&show, &quit])?;
+    let mut tray = TrayIconBuilder::with_id("main")
+        .menu(&menu)
+        .tooltip(tray_summary(app))
+        .on_menu_event(|app, event| match event.id.as_ref() {
+            "show" => focus_main_window(app),
+            "quit" => app.exit(0),
+            _ => {}
+        });
+    if let Some(icon) = app.default_window_icon() {
+        tray = tray.icon(icon.clone());
+    }
+    tray.build(app)?;
+    Ok(())
+}
+
+/// Forwards the vault scheduler's events to the front end, the tray and notifications.
+fn start_scheduler(app: &AppHandle) {
+    let vault = app.state::<state::AppState>().vault.clone();
+    let app = app.clone();
+    tauri::async_runtime::spawn(async move {
+        let (_task, mut events) = scheduler::spawn(vault);
+        while let Ok(event) = events.recv().await {
+            if let VaultEvent::NeedsSignIn { account, reason } = &event {
+                let _ = app
+                    .notification()
+                    .builder()
+                    .title("MCP Auth: sign in again")
+                    .body(format!("Account {account} needs a new sign-in: {reason}"))
+                    .show();
+            }
+            if let Some(tray) = app.tray_by_id("main") {
+                let _ = tray.set_tooltip(Some(tray_summary(&app)));
+            }
+            let _ = app.emit("vault-changed", ());
+        }
+    });
+}
+
+/// Builds the app and runs it until its last window closes.
 pub fn run() {
-    let result = tauri::Builder::default().run(tauri::generate_context!());
+    let result = tauri::Builder::default()
+        // First: a second launch (e.g. the browser opening mcpauth://…) hands its
+        // arguments to this instance, whose deep-link handler then fires.
+        .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
+            focus_main_window(app);
+        }))
+        .plugin(tauri_plugin_deep_link::init())
+        .plugin(tauri_plugin_clipboard_manager::init())
+        .plugin(tauri_plugin_notification::init())
+        .manage(links::LinkState::default())
+        .setup(|app| {
+            let state = state::AppState::open()
+                .map_err(|e| format!("cannot open the MCP Auth vault: {e}"))?;
+            app.manage(state);
+            #[cfg(any(target_os = "linux", all(debug_assertions, windows)))]
+            if let Err(e) = app.deep_link().register_all() {
+                eprintln!("mcpauth-app: could not register the mcpauth:// handler: {e}");
+            }
+            let handle = app.handle().clone();
+            app.deep_link().on_open_url(move |event| {
+                for url in event.urls() {
+                    links::handle(&handle, url.as_str());
+                }
+            });
+            if let Ok(Some(urls)) = app.deep_link().get_current() {
+                for url in urls {
+                    links::handle(app.handle(), url.as_str());
+                }
+            }
+            if let Err(e) = setup_tray(app.handle()) {
+                eprintln!("mcpauth-app: no tray icon: {e}");
+            }
+            start_scheduler(app.handle());
+            Ok(())
+        })
+        .invoke_handler(tauri::generate_handler![
+            commands::list_accounts,
+            commands::account_detail,
+            commands::discover,
+            commands::begin_sign_in,
+            commands::cancel_sign_in,
+            commands::refresh_now,
+            commands::upgrade_scopes,
+            commands::sign_out,
+            commands::add_machine_account,
+            commands::set_default,
+            commands::export_preview,
+            commands::export_write,
+            commands::copy_token,
+            commands::copy_header,
+            commands::reveal_token,
+            commands::import_candidates,
+            commands::get_settings,
+            commands::set_settings,
+            commands::app_info,
+            commands::pending_link,
+        ])
+        .run(tauri::generate_context!());
     if let Err(err) = result {
         eprintln!("mcpauth-app: {err}");
         std::process::exit(1);

@@ -8,6 +8,7 @@ pub mod browser;
 mod db;
 pub mod error;
 pub mod export;
+pub mod import;
 pub mod model;
 pub mod scheduler;
 pub mod secrets;

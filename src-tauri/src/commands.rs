@@ -1,0 +1,540 @@
+//! The commands the front end calls: each a few lines over the vault.
+//! Only `reveal_token` returns a token to the webview; copy commands put it
+//! on the clipboard (and clear it after 60 s if it is still there).
+
+use std::time::Duration;
+
+use mcpauth_core::scopes::Scopes;
+use mcpauth_core::secret::mask;
+use mcpauth_vault::export::{self, Entry, Target};
+use mcpauth_vault::{
+    ClientChoice, ClientCredential, MachineAccountRequest, RedirectMode, SignInRequest,
+    UpgradeOutcome,
+};
+use tauri::{AppHandle, Emitter, Manager, State};
+use tauri_plugin_clipboard_manager::ClipboardExt;
+
+use crate::dto::*;
+use crate::state::AppState;
+
+type Result<T> = std::result::Result<T, AppError>;
+
+/// The deep-link redirect the app receives through tauri-plugin-deep-link.
+pub const DEEP_LINK_REDIRECT: &str = "mcpauth://oauth/callback";
+
+fn view(state: &AppState, a: &mcpauth_vault::Account) -> AccountView {
+    AccountView::new(a, state.vault.min_skew_secs())
+}
+
+#[tauri::command]
+pub fn list_accounts(state: State<'_, AppState>) -> Result<Vec<AccountView>> {
+    Ok(state
+        .vault
+        .list()?
+        .iter()
+        .map(|a| view(&state, a))
+        .collect())
+}
+
+#[tauri::command]
+pub fn account_detail(state: State<'_, AppState>, id: String) -> Result<AccountDetail> {
+    let account = state.vault.account(&id)?;
+    let bundle = state.vault.token_bundle(&id).ok().flatten();
+    let audience = bundle
+        .as_ref()
+        .and_then(|b| jwt_claim(&b.access_token, "aud"));
+    Ok(AccountDetail {
+        account: view(&state, &account),
+        activity: state
+            .vault
+            .activity(&id)?
+            .iter()
+            .map(ActivityView::from)
+            .rev()
+            .collect(),
+        token_masked: bundle.as_ref().map(|b| mask(&b.access_token)),
+        audience,
+    })
+}
+
+/// A claim of a JWT, for display only (no signature check: it is our own token).
+fn jwt_claim(jwt: &str, claim: &str) -> Option<String> {
+    use base64::Engine;
+    let payload = jwt.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .ok()?;
+    let value: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    match value.get(claim)? {
+        serde_json::Value::String(s) => Some(s.clone()),
+        other => Some(other.to_string()),
+    }
+}
+
+#[tauri::command]
+pub async fn discover(
+    state: State<'_, AppState>,
+    url: String,
+    authorization_server: Option<String>,
+) -> Result<DiscoveryPreview> {
+    let http = mcpauth_core::http::ReqwestHttp::new()?;
+    let options = mcpauth_core::discovery::DiscoverOptions {
+        authorization_server,
+    };
+    let found = mcpauth_core::discovery::discover(&http, &url, &options).await?;
+    let settings = state.settings();
+    let registration = if found.metadata.client_id_metadata_document_supported
+        && settings.client_metadata_url.is_some()
+    {
+        "metadata_document"
+    } else if found.metadata.registration_endpoint.is_some() {
+        "dynamic"
+    } else {
+        "pre_registered"
+    };
+    let challenged = found
+        .challenge
+        .as_ref()
+        .and_then(|c| c.scope.clone())
+        .map(|s| s.split_whitespace().map(str::to_string).collect())
+        .unwrap_or_default();
+    let mut steps = vec![DiscoveryStep {
+        name: "MCP server".into(),
+        detail: format!(
+            "{} asked for a token{}",
+            found.mcp_url,
+            found
+                .challenge
+                .as_ref()
+                .and_then(|c| c.scope.as_ref())
+                .map(|s| format!(" (scope {s})"))
+                .unwrap_or_default()
+        ),
+    }];
+    steps.push(DiscoveryStep {
+        name: "Protected resource metadata".into(),
+        detail: match &found.resource_metadata_url {
+            Some(u) => format!("{u} → resource {}", found.resource),
+            None => "none: a 2025-03-26 server; the authorization server is its origin".into(),
+        },
+    });
+    steps.push(DiscoveryStep {
+        name: "Authorization server".into(),
+        detail: format!(
+            "{} ({})",
+            found.issuer,
+            found
+                .metadata_url
+                .as_deref()
+                .unwrap_or("no metadata: default endpoints")
+        ),
+    });
+    steps.push(DiscoveryStep {
+        name: "Client registration".into(),
+        detail: registration.replace('_', " "),
+    });
+    Ok(DiscoveryPreview {
+        authorization_servers: found
+            .resource_metadata
+            .as_ref()
+            .map(|p| p.authorization_servers.clone())
+            .unwrap_or_else(|| vec![found.issuer.clone()]),
+        offered_scopes: found.offered_scopes(),
+        mcp_url: found.mcp_url,
+        resource: found.resource,
+        resource_metadata_url: found.resource_metadata_url,
+        issuer: found.issuer,
+        metadata_url: found.metadata_url,
+        registration: registration.into(),
+        challenged_scopes: challenged,
+        legacy: found.legacy,
+        steps,
+    })
+}
+
+fn scopes_of(list: &[String]) -> Option<Scopes> {
+    let s = Scopes::parse(&list.join(" "));
+    (!s.is_empty()).then_some(s)
+}
+
+/// Starts a sign-in, opens the browser, and finishes in the background.
+pub async fn start_sign_in(
+    app: &AppHandle,
+    state: &AppState,
+    request: SignInRequest,
+) -> Result<SignInStarted> {
+    let sign_in = state.vault.begin_sign_in(request).await?;
+    let url = url::Url::parse(&sign_in.authorization_url)
+        .map_err(|e| AppError::new("failure", e.to_string()))?;
+    let browser = match mcpauth_vault::browser::open(&url) {
+        Ok(program) => format!("opened with {program}"),
+        Err(e) => format!("could not open a browser ({}); open the link yourself", e.0),
+    };
+    let started = SignInStarted {
+        id: sign_in.id.clone(),
+        authorization_server_host: sign_in.authorization_server_host.clone(),
+        redirect_uri: sign_in.redirect_uri.clone(),
+        scopes: sign_in
+            .scopes
+            .as_ref()
+            .map(|s| s.iter().map(str::to_string).collect())
+            .unwrap_or_default(),
+        browser,
+        authorization_url: sign_in.authorization_url.clone(),
+    };
+    if sign_in.redirect_uri.starts_with("http://") {
+        let vault = state.vault.clone();
+        let app2 = app.clone();
+        let id = sign_in.id.clone();
+        let task = tauri::async_runtime::spawn(async move {
+            let result = vault.finish_sign_in(sign_in).await;
+            finished(&app2, Some(id), result);
+        });
+        state
+            .waiting
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(started.id.clone(), task);
+    }
+    Ok(started)
+}
+
+/// Tells the front end how a sign-in ended and brings the window forward.
+pub fn finished(
+    app: &AppHandle,
+    id: Option<String>,
+    result: mcpauth_vault::Result<mcpauth_vault::Account>,
+) {
+    let state = app.state::<AppState>();
+    if let Some(id) = &id {
+        state
+            .waiting
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(id);
+    }
+    let event = match result {
+        Ok(account) => SignInFinished {
+            id,
+            account: Some(view(&state, &account)),
+            error: None,
+        },
+        Err(e) => SignInFinished {
+            id,
+            account: None,
+            error: Some(e.to_string()),
+        },
+    };
+    let _ = app.emit("sign-in-finished", event);
+    crate::focus_main_window(app);
+}
+
+#[tauri::command]
+pub async fn begin_sign_in(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    options: SignInOptions,
+) -> Result<SignInStarted> {
+    let settings = state.settings();
+    let redirect = match options.redirect.as_str() {
+        "deep_link" => RedirectMode::Fixed(DEEP_LINK_REDIRECT.into()),
+        _ => RedirectMode::default(),
+    };
+    let request = SignInRequest {
+        mcp_url: options.mcp_url,
+        name: options.name.filter(|n| !n.trim().is_empty()),
+        scopes: scopes_of(&options.scopes),
+        redirect,
+        client: ClientChoice {
+            client_id: options.client_id.filter(|c| !c.trim().is_empty()),
+            credential: options
+                .client_secret
+                .filter(|s| !s.is_empty())
+                .map(|value| ClientCredential::Secret { value }),
+            client_metadata_url: settings.client_metadata_url,
+        },
+        authorization_server: options.authorization_server,
+        account: options.account,
+    };
+    start_sign_in(&app, &state, request).await
+}
+
+#[tauri::command]
+pub fn cancel_sign_in(state: State<'_, AppState>, id: String) -> bool {
+    if let Some(task) = state
+        .waiting
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .remove(&id)
+    {
+        task.abort();
+    }
+    state.vault.cancel_sign_in(&id)
+}
+
+#[tauri::command]
+pub async fn refresh_now(state: State<'_, AppState>, id: String) -> Result<AccountView> {
+    let account = state.vault.refresh_now(&id).await?;
+    Ok(view(&state, &account))
+}
+
+#[tauri::command]
+pub async fn upgrade_scopes(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    id: String,
+    scopes: Vec<String>,
+) -> Result<UpgradeResult> {
+    let added = scopes_of(&scopes)
+        .ok_or_else(|| AppError::new("failure", "choose at least one scope to add"))?;
+    match state.vault.upgrade_by_refresh(&id, &added).await? {
+        UpgradeOutcome::Granted(account) => Ok(UpgradeResult {
+            granted: true,
+            account: Some(view(&state, &account)),
+            sign_in: None,
+            reason: None,
+        }),
+        UpgradeOutcome::NeedsReauthorization { scopes, reason } => {
+            let account = state.vault.account(&id)?;
+            let request = SignInRequest {
+                mcp_url: account.server_url.clone(),
+                scopes: Some(scopes),
+                account: Some(id),
+                ..Default::default()
+            };
+            let started = start_sign_in(&app, &state, request).await?;
+            Ok(UpgradeResult {
+                granted: false,
+                account: None,
+                sign_in: Some(started),
+                reason: Some(reason),
+            })
+        }
+    }
+}
+
+#[tauri::command]
+pub async fn sign_out(state: State<'_, AppState>, id: String) -> Result<SignOutResult> {
+    let report = state.vault.sign_out(&id).await?;
+    let describe = |r: &Option<std::result::Result<(), String>>| match r {
+        None => "none held".to_string(),
+        Some(Ok(())) => "revoked".to_string(),
+        Some(Err(e)) => format!("not revoked: {e}"),
+    };
+    Ok(SignOutResult {
+        fully_revoked: report.fully_revoked(),
+        account: report.account.clone(),
+        revocation_supported: report.revocation_supported,
+        refresh_token: describe(&report.refresh_token),
+        access_token: describe(&report.access_token),
+    })
+}
+
+#[tauri::command]
+pub async fn add_machine_account(
+    state: State<'_, AppState>,
+    options: MachineAccountOptions,
+) -> Result<AccountView> {
+    let credential = match (
+        options.client_secret.filter(|s| !s.is_empty()),
+        options.private_key.filter(|k| !k.trim().is_empty()),
+    ) {
+        (Some(value), None) => ClientCredential::Secret { value },
+        (None, Some(pem_or_jwk)) => ClientCredential::PrivateKey {
+            pem_or_jwk,
+            alg: options.signing_alg.filter(|a| !a.is_empty()),
+        },
+        _ => {
+            return Err(AppError::new(
+                "failure",
+                "give either a client secret or a private key",
+            ))
+        }
+    };
+    let account = state
+        .vault
+        .add_machine_account(MachineAccountRequest {
+            mcp_url: options.mcp_url,
+            name: options.name.filter(|n| !n.trim().is_empty()),
+            client_id: options.client_id,
+            credential,
+            scopes: scopes_of(&options.scopes),
+            authorization_server: None,
+        })
+        .await?;
+    Ok(view(&state, &account))
+}
+
+#[tauri::command]
+pub fn set_default(state: State<'_, AppState>, id: String) -> Result<()> {
+    Ok(state.vault.set_default(&id)?)
+}
+
+fn export_plan(
+    state: &AppState,
+    target: &str,
+    id: &str,
+    path: Option<String>,
+) -> Result<(std::path::PathBuf, Option<String>, String, Target)> {
+    let target = Target::parse(target)
+        .ok_or_else(|| AppError::new("failure", format!("unknown export target {target}")))?;
+    let account = state.vault.account(id)?;
+    let home = dirs::home_dir().ok_or_else(|| AppError::new("failure", "no home directory"))?;
+    let config = dirs::config_dir().unwrap_or_else(|| home.join(".config"));
+    let cwd = std::env::current_dir().unwrap_or_else(|_| home.clone());
+    let path = path
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| export::default_path(target, &cwd, &home, &config));
+    let existing = std::fs::read_to_string(&path).ok();
+    let name = if account.name.contains("://") {
+        url::Url::parse(&account.server_url)
+            .ok()
+            .and_then(|u| u.host_str().map(|h| format!("{h}-{}", account.id)))
+            .unwrap_or_else(|| account.id.clone())
+    } else {
+        account.name.clone()
+    };
+    let entry = Entry {
+        name,
+        account_id: account.id.clone(),
+        server_url: account.server_url.clone(),
+        command: "mcpauth".into(),
+    };
+    let new_text = export::apply(target, existing.as_deref(), &entry)
+        .map_err(|e| AppError::new("failure", e.to_string()))?;
+    Ok((path, existing, new_text, target))
+}
+
+#[tauri::command]
+pub fn export_preview(
+    state: State<'_, AppState>,
+    target: String,
+    id: String,
+    path: Option<String>,
+) -> Result<ExportPreview> {
+    let (path, existing, new_text, target) = export_plan(&state, &target, &id, path)?;
+    Ok(ExportPreview {
+        target: target.name().into(),
+        diff: export::unified_diff(&path, existing.as_deref().unwrap_or(""), &new_text),
+        unchanged: existing.as_deref() == Some(new_text.as_str()),
+        path: path.display().to_string(),
+    })
+}
+
+#[tauri::command]
+pub fn export_write(
+    state: State<'_, AppState>,
+    target: String,
+    id: String,
+    path: Option<String>,
+) -> Result<String> {
+    let (path, _, new_text, _) = export_plan(&state, &target, &id, path)?;
+    let backup = export::write_with_backup(&path, &new_text)
+        .map_err(|e| AppError::new("failure", format!("cannot write {}: {e}", path.display())))?;
+    Ok(match backup {
+        Some(b) => format!(
+            "Wrote {} (previous version in {})",
+            path.display(),
+            b.display()
+        ),
+        None => format!("Wrote {}", path.display()),
+    })
+}
+
+/// Puts text on the clipboard and clears it after 60 s if it is still there.
+fn copy_secret(app: &AppHandle, text: String) -> Result<()> {
+    app.clipboard()
+        .write_text(text.clone())
+        .map_err(|e| AppError::new("failure", format!("clipboard: {e}")))?;
+    let app = app.clone();
+    tauri::async_runtime::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        if app.clipboard().read_text().ok().as_deref() == Some(text.as_str()) {
+            let _ = app.clipboard().write_text(String::new());
+        }
+    });
+    Ok(())
+}
+
+#[tauri::command]
+pub async fn copy_token(app: AppHandle, state: State<'_, AppState>, id: String) -> Result<()> {
+    let token = state.vault.token(&id).await?;
+    copy_secret(&app, token.secret().to_string())
+}
+
+#[tauri::command]
+pub async fn copy_header(app: AppHandle, state: State<'_, AppState>, id: String) -> Result<()> {
+    let token = state.vault.token(&id).await?;
+    copy_secret(&app, format!("Authorization: Bearer {}", token.secret()))
+}
+
+/// The one command that returns a token to the webview, for the reveal button.
+#[tauri::command]
+pub async fn reveal_token(state: State<'_, AppState>, id: String) -> Result<String> {
+    Ok(state.vault.token(&id).await?.secret().to_string())
+}
+
+#[tauri::command]
+pub fn import_candidates(state: State<'_, AppState>) -> Result<Vec<ImportCandidateView>> {
+    let home = dirs::home_dir().ok_or_else(|| AppError::new("failure", "no home directory"))?;
+    let config = dirs::config_dir().unwrap_or_else(|| home.join(".config"));
+    let accounts = state.vault.list()?;
+    Ok(mcpauth_vault::import::remote_servers(&home, &config)
+        .into_iter()
+        .map(|c| {
+            let canonical = url::Url::parse(&c.url)
+                .map(|u| mcpauth_core::discovery::canonical_resource(&u))
+                .unwrap_or_default();
+            ImportCandidateView {
+                signed_in: accounts.iter().any(|a| a.server_url == canonical),
+                source: c.source,
+                name: c.name,
+                url: c.url,
+                config_path: c.config_path.display().to_string(),
+            }
+        })
+        .collect())
+}
+
+#[tauri::command]
+pub fn get_settings(state: State<'_, AppState>) -> Settings {
+    state.settings()
+}
+
+#[tauri::command]
+pub fn set_settings(state: State<'_, AppState>, settings: Settings) -> Result<Settings> {
+    if let Some(url) = settings
+        .client_metadata_url
+        .as_deref()
+        .filter(|u| !u.is_empty())
+    {
+        mcpauth_core::registration::check_client_metadata_url(url)?;
+    }
+    if !matches!(settings.redirect.as_str(), "loopback" | "deep_link") {
+        return Err(AppError::new(
+            "failure",
+            "the redirect is loopback or deep_link",
+        ));
+    }
+    let json = serde_json::to_vec_pretty(&settings)
+        .map_err(|e| AppError::new("failure", e.to_string()))?;
+    std::fs::write(&state.settings_path, json)
+        .map_err(|e| AppError::new("failure", format!("cannot save settings: {e}")))?;
+    *state.settings.lock().unwrap_or_else(|e| e.into_inner()) = settings.clone();
+    Ok(settings)
+}
+
+#[tauri::command]
+pub fn app_info(state: State<'_, AppState>) -> AppInfo {
+    AppInfo {
+        version: env!("CARGO_PKG_VERSION").into(),
+        storage_backend: state.vault.storage_backend().into(),
+        home: state.vault.home().display().to_string(),
+    }
+}
+
+/// Starts the sign-in a confirmed `mcpauth://signin` link asked for (the UI calls it after the user's click).
+#[tauri::command]
+pub async fn pending_link(state: State<'_, crate::links::LinkState>) -> Result<Option<SignInLink>> {
+    Ok(state.take())
+}

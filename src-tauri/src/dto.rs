@@ -1,0 +1,378 @@
+//! What crosses the IPC boundary. TypeScript for each type is generated into
+//! `ui/src/bindings.ts` (committed); a test fails when it is stale.
+//! No type here carries a token, except the one `reveal_token` returns.
+
+use mcpauth_vault::model::{Account, AccountStatus, Activity};
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+/// An error as the front end shows it: a kind to branch on, a sentence to show.
+#[derive(Debug, Serialize, TS)]
+pub struct AppError {
+    pub kind: String,
+    pub message: String,
+}
+
+impl From<mcpauth_vault::Error> for AppError {
+    fn from(e: mcpauth_vault::Error) -> Self {
+        use mcpauth_vault::Error as E;
+        let kind = match &e {
+            E::NeedsSignIn { .. } => "needs_sign_in",
+            E::UnknownAccount { .. } | E::AmbiguousAccount { .. } => "no_such_account",
+            E::Keyring { .. } | E::KeyringTimeout { .. } | E::SecretMissing { .. } => "keyring",
+            E::NoSuchSignIn => "no_such_sign_in",
+            E::Protocol(mcpauth_core::Error::State { .. }) => "no_such_sign_in",
+            E::Protocol(_) => "protocol",
+            _ => "failure",
+        };
+        Self {
+            kind: kind.into(),
+            message: e.to_string(),
+        }
+    }
+}
+
+impl From<mcpauth_core::Error> for AppError {
+    fn from(e: mcpauth_core::Error) -> Self {
+        mcpauth_vault::Error::from(e).into()
+    }
+}
+
+impl AppError {
+    pub fn new(kind: &str, message: impl Into<String>) -> Self {
+        Self {
+            kind: kind.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// An account's state, flattened for the front end.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct StatusView {
+    /// active, refreshing, needs_sign_in, upgrading, error, signed_out
+    pub state: String,
+    #[ts(type = "number | null")]
+    pub expires_at: Option<i64>,
+    pub reason: Option<String>,
+    #[ts(type = "number | null")]
+    pub retry_at: Option<i64>,
+}
+
+impl From<&AccountStatus> for StatusView {
+    fn from(s: &AccountStatus) -> Self {
+        let mut view = StatusView {
+            state: s.name().to_string(),
+            expires_at: None,
+            reason: None,
+            retry_at: None,
+        };
+        match s {
+            AccountStatus::Active { expires_at } => view.expires_at = *expires_at,
+            AccountStatus::NeedsSignIn { reason } => view.reason = Some(reason.clone()),
+            AccountStatus::Upgrading { scopes } => {
+                view.reason = Some(format!("asking for {scopes}"))
+            }
+            AccountStatus::Error { message, retry_at } => {
+                view.reason = Some(message.clone());
+                view.retry_at = *retry_at;
+            }
+            AccountStatus::Refreshing | AccountStatus::SignedOut => {}
+        }
+        view
+    }
+}
+
+fn words(s: &str) -> Vec<String> {
+    s.split_whitespace().map(str::to_string).collect()
+}
+
+/// One account, as the list and the detail screen show it.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct AccountView {
+    pub id: String,
+    pub name: String,
+    /// user or machine
+    pub kind: String,
+    pub server_url: String,
+    pub resource: String,
+    pub issuer: String,
+    pub subject: Option<String>,
+    pub client_id: String,
+    /// pre_registered, metadata_document or dynamic
+    pub registration: String,
+    pub client_auth: String,
+    pub status: StatusView,
+    pub granted_scopes: Vec<String>,
+    pub offered_scopes: Vec<String>,
+    pub requested_scopes: Vec<String>,
+    pub token_type: String,
+    #[ts(type = "number | null")]
+    pub expires_at: Option<i64>,
+    #[ts(type = "number | null")]
+    pub issued_at: Option<i64>,
+    #[ts(type = "number | null")]
+    pub last_refresh_at: Option<i64>,
+    #[ts(type = "number | null")]
+    pub next_refresh_at: Option<i64>,
+    pub has_refresh_token: bool,
+    pub is_default: bool,
+}
+
+impl AccountView {
+    pub fn new(a: &Account, min_skew: i64) -> Self {
+        let enum_name = |v: serde_json::Value| v.as_str().unwrap_or_default().to_string();
+        Self {
+            id: a.id.clone(),
+            name: a.name.clone(),
+            kind: enum_name(serde_json::to_value(a.kind).unwrap_or_default()),
+            server_url: a.server_url.clone(),
+            resource: a.resource.clone(),
+            issuer: a.issuer.clone(),
+            subject: a.subject.clone(),
+            client_id: a.client_id.clone(),
+            registration: enum_name(serde_json::to_value(a.registration).unwrap_or_default()),
+            client_auth: a.client_auth.clone(),
+            status: (&a.status).into(),
+            granted_scopes: words(&a.granted_scopes),
+            offered_scopes: words(&a.offered_scopes),
+            requested_scopes: words(&a.requested_scopes),
+            token_type: a.token_type.clone(),
+            expires_at: a.expires_at,
+            issued_at: a.issued_at,
+            last_refresh_at: a.last_refresh_at,
+            next_refresh_at: a.next_refresh_at(min_skew),
+            has_refresh_token: a.has_refresh_token,
+            is_default: a.is_default,
+        }
+    }
+}
+
+/// A step of an account's history.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct ActivityView {
+    #[ts(type = "number")]
+    pub at: i64,
+    pub kind: String,
+    pub summary: String,
+    pub error: Option<String>,
+    pub error_description: Option<String>,
+}
+
+impl From<&Activity> for ActivityView {
+    fn from(a: &Activity) -> Self {
+        Self {
+            at: a.at,
+            kind: a.kind.clone(),
+            summary: a.summary.clone(),
+            error: a.error.clone(),
+            error_description: a.error_description.clone(),
+        }
+    }
+}
+
+/// The account detail screen.
+#[derive(Debug, Serialize, TS)]
+pub struct AccountDetail {
+    pub account: AccountView,
+    pub activity: Vec<ActivityView>,
+    /// The access token's first characters and `****`.
+    pub token_masked: Option<String>,
+    /// The token's audience, when it is a JWT.
+    pub audience: Option<String>,
+}
+
+/// What signing in to a server will involve, before the browser opens.
+#[derive(Debug, Serialize, TS)]
+pub struct DiscoveryPreview {
+    pub mcp_url: String,
+    pub resource: String,
+    pub resource_metadata_url: Option<String>,
+    pub authorization_servers: Vec<String>,
+    pub issuer: String,
+    pub metadata_url: Option<String>,
+    /// The registration the sign-in will use: pre_registered, metadata_document or dynamic.
+    pub registration: String,
+    pub offered_scopes: Vec<String>,
+    /// The scopes the server's challenge asked for (pre-ticked).
+    pub challenged_scopes: Vec<String>,
+    pub legacy: bool,
+    /// Every step, in order, with what it found.
+    pub steps: Vec<DiscoveryStep>,
+}
+
+#[derive(Debug, Serialize, TS)]
+pub struct DiscoveryStep {
+    pub name: String,
+    pub detail: String,
+}
+
+/// How to sign in.
+#[derive(Debug, Deserialize, TS)]
+pub struct SignInOptions {
+    pub mcp_url: String,
+    pub name: Option<String>,
+    pub scopes: Vec<String>,
+    /// loopback or deep_link
+    pub redirect: String,
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    pub authorization_server: Option<String>,
+    /// Re-authorize this account instead of adding one.
+    pub account: Option<String>,
+}
+
+/// A sign-in waiting for the browser.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct SignInStarted {
+    pub id: String,
+    pub authorization_server_host: String,
+    pub redirect_uri: String,
+    pub scopes: Vec<String>,
+    /// How the browser was opened, or why it could not be.
+    pub browser: String,
+    pub authorization_url: String,
+}
+
+/// What a sign-in ended with (the `sign-in-finished` event).
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct SignInFinished {
+    pub id: Option<String>,
+    pub account: Option<AccountView>,
+    pub error: Option<String>,
+}
+
+/// An upgrade's outcome.
+#[derive(Debug, Serialize, TS)]
+pub struct UpgradeResult {
+    /// Granted by refresh; otherwise a browser sign-in was started.
+    pub granted: bool,
+    pub account: Option<AccountView>,
+    pub sign_in: Option<SignInStarted>,
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Serialize, TS)]
+pub struct SignOutResult {
+    pub account: String,
+    pub revocation_supported: bool,
+    pub refresh_token: String,
+    pub access_token: String,
+    pub fully_revoked: bool,
+}
+
+/// A machine account (client credentials).
+#[derive(Debug, Deserialize, TS)]
+pub struct MachineAccountOptions {
+    pub mcp_url: String,
+    pub name: Option<String>,
+    pub client_id: String,
+    pub client_secret: Option<String>,
+    /// A PEM or JWK private key's text.
+    pub private_key: Option<String>,
+    pub signing_alg: Option<String>,
+    pub scopes: Vec<String>,
+}
+
+#[derive(Debug, Serialize, TS)]
+pub struct ExportPreview {
+    pub target: String,
+    pub path: String,
+    pub diff: String,
+    pub unchanged: bool,
+}
+
+#[derive(Debug, Serialize, TS)]
+pub struct ImportCandidateView {
+    pub source: String,
+    pub name: String,
+    pub url: String,
+    pub config_path: String,
+    pub signed_in: bool,
+}
+
+/// The app's settings, kept in settings.json beside the account database.
+#[derive(Debug, Clone, Serialize, Deserialize, TS)]
+pub struct Settings {
+    /// loopback or deep_link
+    pub redirect: String,
+    pub client_metadata_url: Option<String>,
+    /// The smallest refresh margin, in seconds (applies from the next start).
+    #[ts(type = "number")]
+    pub refresh_skew_secs: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            redirect: "loopback".into(),
+            client_metadata_url: None,
+            refresh_skew_secs: 60,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, TS)]
+pub struct AppInfo {
+    pub version: String,
+    pub storage_backend: String,
+    pub home: String,
+}
+
+/// A `mcpauth://signin?url=…` link, waiting for the user's confirmation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct SignInLink {
+    pub url: String,
+    pub scopes: Vec<String>,
+}
+
+/// The TypeScript for every IPC type, in one file.
+pub fn bindings() -> String {
+    let cfg = ts_rs::Config::default();
+    let decls = [
+        AppError::decl(&cfg),
+        StatusView::decl(&cfg),
+        AccountView::decl(&cfg),
+        ActivityView::decl(&cfg),
+        AccountDetail::decl(&cfg),
+        DiscoveryStep::decl(&cfg),
+        DiscoveryPreview::decl(&cfg),
+        SignInOptions::decl(&cfg),
+        SignInStarted::decl(&cfg),
+        SignInFinished::decl(&cfg),
+        UpgradeResult::decl(&cfg),
+        SignOutResult::decl(&cfg),
+        MachineAccountOptions::decl(&cfg),
+        ExportPreview::decl(&cfg),
+        ImportCandidateView::decl(&cfg),
+        Settings::decl(&cfg),
+        AppInfo::decl(&cfg),
+        SignInLink::decl(&cfg),
+    ];
+    let mut out = String::from(
+        "// Generated from src-tauri/src/dto.rs by `cargo test -p mcpauth-app` with UPDATE_BINDINGS=1. Do not edit.\n",
+    );
+    for decl in decls {
+        out.push_str("\nexport ");
+        out.push_str(&decl);
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn bindings_are_current() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../ui/src/bindings.ts");
+        let fresh = super::bindings();
+        if std::env::var_os("UPDATE_BINDINGS").is_some() {
+            std::fs::write(&path, &fresh).expect("write bindings");
+        }
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            committed == fresh,
+            "ui/src/bindings.ts is stale: run `UPDATE_BINDINGS=1 cargo test -p mcpauth-app bindings` and commit it"
+        );
+    }
+}

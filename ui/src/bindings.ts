@@ -1,0 +1,97 @@
+// Generated from src-tauri/src/dto.rs by `cargo test -p mcpauth-app` with UPDATE_BINDINGS=1. Do not edit.
+
+export type AppError = { kind: string, message: string, };
+
+export type StatusView = { 
+/**
+ * active, refreshing, needs_sign_in, upgrading, error, signed_out
+ */
+state: string, expires_at: number | null, reason: string | null, retry_at: number | null, };
+
+export type AccountView = { id: string, name: string, 
+/**
+ * user or machine
+ */
+kind: string, server_url: string, resource: string, issuer: string, subject: string | null, client_id: string, 
+/**
+ * pre_registered, metadata_document or dynamic
+ */
+registration: string, client_auth: string, status: StatusView, granted_scopes: Array<string>, offered_scopes: Array<string>, requested_scopes: Array<string>, token_type: string, expires_at: number | null, issued_at: number | null, last_refresh_at: number | null, next_refresh_at: number | null, has_refresh_token: boolean, is_default: boolean, };
+
+export type ActivityView = { at: number, kind: string, summary: string, error: string | null, error_description: string | null, };
+
+export type AccountDetail = { account: AccountView, activity: Array<ActivityView>, 
+/**
+ * The access token's first characters and `****`.
+ */
+token_masked: string | null, 
+/**
+ * The token's audience, when it is a JWT.
+ */
+audience: string | null, };
+
+export type DiscoveryStep = { name: string, detail: string, };
+
+export type DiscoveryPreview = { mcp_url: string, resource: string, resource_metadata_url: string | null, authorization_servers: Array<string>, issuer: string, metadata_url: string | null, 
+/**
+ * The registration the sign-in will use: pre_registered, metadata_document or dynamic.
+ */
+registration: string, offered_scopes: Array<string>, 
+/**
+ * The scopes the server's challenge asked for (pre-ticked).
+ */
+challenged_scopes: Array<string>, legacy: boolean, 
+/**
+ * Every step, in order, with what it found.
+ */
+steps: Array<DiscoveryStep>, };
+
+export type SignInOptions = { mcp_url: string, name: string | null, scopes: Array<string>, 
+/**
+ * loopback or deep_link
+ */
+redirect: string, client_id: string | null, client_secret: string | null, authorization_server: string | null, 
+/**
+ * Re-authorize this account instead of adding one.
+ */
+account: string | null, };
+
+export type SignInStarted = { id: string, authorization_server_host: string, redirect_uri: string, scopes: Array<string>, 
+/**
+ * How the browser was opened, or why it could not be.
+ */
+browser: string, authorization_url: string, };
+
+export type SignInFinished = { id: string | null, account: AccountView | null, error: string | null, };
+
+export type UpgradeResult = { 
+/**
+ * Granted by refresh; otherwise a browser sign-in was started.
+ */
+granted: boolean, account: AccountView | null, sign_in: SignInStarted | null, reason: string | null, };
+
+export type SignOutResult = { account: string, revocation_supported: boolean, refresh_token: string, access_token: string, fully_revoked: boolean, };
+
+export type MachineAccountOptions = { mcp_url: string, name: string | null, client_id: string, client_secret: string | null, 
+/**
+ * A PEM or JWK private key's text.
+ */
+private_key: string | null, signing_alg: string | null, scopes: Array<string>, };
+
+export type ExportPreview = { target: string, path: string, diff: string, unchanged: boolean, };
+
+export type ImportCandidateView = { source: string, name: string, url: string, config_path: string, signed_in: boolean, };
+
+export type Settings = { 
+/**
+ * loopback or deep_link
+ */
+redirect: string, client_metadata_url: string | null, 
+/**
+ * The smallest refresh margin, in seconds (applies from the next start).
+ */
+refresh_skew_secs: number, };
+
+export type AppInfo = { version: string, storage_backend: string, home: string, };
+
+export type SignInLink = { url: string, scopes: Array<string>, };
