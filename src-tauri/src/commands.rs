@@ -316,11 +316,7 @@ pub async fn upgrade_scopes(
 #[tauri::command]
 pub async fn sign_out(state: State<'_, AppState>, id: String) -> Result<SignOutResult> {
     let report = state.vault.sign_out(&id).await?;
-    let describe = |r: &Option<std::result::Result<(), String>>| match r {
-        None => "none held".to_string(),
-        Some(Ok(())) => "revoked".to_string(),
-        Some(Err(e)) => format!("not revoked: {e}"),
-    };
+    let describe = mcpauth_vault::describe_revocation;
     Ok(SignOutResult {
         fully_revoked: report.fully_revoked(),
         account: report.account.clone(),
@@ -386,20 +382,7 @@ fn export_plan(
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| export::default_path(target, &cwd, &home, &config));
     let existing = std::fs::read_to_string(&path).ok();
-    let name = if account.name.contains("://") {
-        url::Url::parse(&account.server_url)
-            .ok()
-            .and_then(|u| u.host_str().map(|h| format!("{h}-{}", account.id)))
-            .unwrap_or_else(|| account.id.clone())
-    } else {
-        account.name.clone()
-    };
-    let entry = Entry {
-        name,
-        account_id: account.id.clone(),
-        server_url: account.server_url.clone(),
-        command: "mcpauth".into(),
-    };
+    let entry = Entry::for_account(&account, "mcpauth");
     let new_text = export::apply(target, existing.as_deref(), &entry)
         .map_err(|e| AppError::new("failure", e.to_string()))?;
     Ok((path, existing, new_text, target))

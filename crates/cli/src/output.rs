@@ -242,11 +242,7 @@ pub async fn refresh(selector: &str, json: bool) -> Result<(), Failure> {
 pub async fn logout(selector: &str, json: bool) -> Result<(), Failure> {
     let vault = open_vault()?;
     let report = vault.sign_out(selector).await?;
-    let describe = |r: &Option<Result<(), String>>| match r {
-        None => "none held".to_string(),
-        Some(Ok(())) => "revoked".to_string(),
-        Some(Err(e)) => format!("not revoked ({e})"),
-    };
+    let describe = mcpauth_vault::describe_revocation;
     if json {
         return print_json(&json!({
             "account": report.account,
@@ -358,12 +354,10 @@ pub async fn export(args: ExportArgs) -> Result<(), Failure> {
             format!("unknown export target `{}`; use claude-code, claude-desktop, vscode, cursor, env or curl", args.target),
         )
     })?;
-    let entry = Entry {
-        name: args.name.clone().unwrap_or_else(|| entry_name(&account)),
-        account_id: account.id.clone(),
-        server_url: account.server_url.clone(),
-        command: own_command(),
-    };
+    let mut entry = Entry::for_account(&account, &own_command());
+    if let Some(name) = &args.name {
+        entry.name = name.clone();
+    }
     let path = match &args.file {
         Some(p) => p.clone(),
         None => {
@@ -420,17 +414,6 @@ pub async fn export(args: ExportArgs) -> Result<(), Failure> {
         None => eprintln!("Wrote {}.", path.display()),
     }
     Ok(())
-}
-
-/// A config key for the account: its name when it is not a URL, else the server's host.
-fn entry_name(account: &Account) -> String {
-    if !account.name.contains("://") {
-        return account.name.clone();
-    }
-    url::Url::parse(&account.server_url)
-        .ok()
-        .and_then(|u| u.host_str().map(|h| format!("{h}-{}", account.id)))
-        .unwrap_or_else(|| account.id.clone())
 }
 
 fn confirm(question: &str) -> Result<bool, Failure> {

@@ -34,6 +34,15 @@ pub struct SignOutReport {
     pub access_token: Option<std::result::Result<(), String>>,
 }
 
+/// "revoked", "none held" or "not revoked: <why>", for one token of a sign-out.
+pub fn describe_revocation(outcome: &Option<std::result::Result<(), String>>) -> String {
+    match outcome {
+        None => "none held".to_string(),
+        Some(Ok(())) => "revoked".to_string(),
+        Some(Err(e)) => format!("not revoked: {e}"),
+    }
+}
+
 impl SignOutReport {
     /// True when every token that existed was revoked.
     pub fn fully_revoked(&self) -> bool {

@@ -25,7 +25,7 @@ use mcpauth_core::registration::{ClientAuth, ClientRegistration};
 use mcpauth_core::secret::{ClientSecret, PrivateKeyMaterial};
 use rand::Rng;
 
-pub use broker::{SignOutReport, UpgradeOutcome};
+pub use broker::{describe_revocation, SignOutReport, UpgradeOutcome};
 pub use error::{Error, Result};
 pub use model::{Account, AccountKind, AccountStatus, Activity, ClientCredential, TokenBundle};
 pub use signin::{ClientChoice, MachineAccountRequest, RedirectMode, SignIn, SignInRequest};
@@ -291,42 +291,46 @@ impl Vault {
         format!("{id}/client")
     }
 
-    fn read_bundle(&self, id: &str) -> Result<Option<TokenBundle>> {
-        match self.secrets.get(&Self::tokens_key(id))? {
+    /// Reads a JSON secret. A parse error names the item and the position, never
+    /// the content: serde's messages quote the offending value, which is secret here.
+    fn read_secret_json<T: serde::de::DeserializeOwned>(
+        &self,
+        key: &str,
+        what: &str,
+    ) -> Result<Option<T>> {
+        match self.secrets.get(key)? {
             None => Ok(None),
-            Some(json) => serde_json::from_str(&json)
-                .map(Some)
-                .map_err(|e| Error::Keyring {
-                    backend: self.secrets.backend(),
-                    message: format!(
-                        "the stored tokens of account {id} are unreadable ({e}); sign in again"
-                    ),
-                }),
+            Some(json) => serde_json::from_str(&json).map(Some).map_err(|e| Error::Keyring {
+                backend: self.secrets.backend(),
+                message: format!(
+                    "the stored {what} ({key}) is unreadable ({:?} error at line {}, column {}); sign in again",
+                    e.classify(),
+                    e.line(),
+                    e.column()
+                ),
+            }),
         }
+    }
+
+    fn write_secret_json<T: serde::Serialize>(&self, key: &str, value: &T) -> Result<()> {
+        let json = serde_json::to_string(value).map_err(|e| Error::Invalid(e.to_string()))?;
+        self.secrets.set(key, &json)
+    }
+
+    fn read_bundle(&self, id: &str) -> Result<Option<TokenBundle>> {
+        self.read_secret_json(&Self::tokens_key(id), "tokens")
     }
 
     fn write_bundle(&self, id: &str, bundle: &TokenBundle) -> Result<()> {
-        let json = serde_json::to_string(bundle).map_err(|e| Error::Invalid(e.to_string()))?;
-        self.secrets.set(&Self::tokens_key(id), &json)
+        self.write_secret_json(&Self::tokens_key(id), bundle)
     }
 
     fn read_credential(&self, id: &str) -> Result<Option<ClientCredential>> {
-        match self.secrets.get(&Self::client_key(id))? {
-            None => Ok(None),
-            Some(json) => serde_json::from_str(&json)
-                .map(Some)
-                .map_err(|e| Error::Keyring {
-                    backend: self.secrets.backend(),
-                    message: format!(
-                        "the stored client credential of account {id} is unreadable ({e})"
-                    ),
-                }),
-        }
+        self.read_secret_json(&Self::client_key(id), "client credential")
     }
 
     fn write_credential(&self, id: &str, credential: &ClientCredential) -> Result<()> {
-        let json = serde_json::to_string(credential).map_err(|e| Error::Invalid(e.to_string()))?;
-        self.secrets.set(&Self::client_key(id), &json)
+        self.write_secret_json(&Self::client_key(id), credential)
     }
 
     /// The cached discovery of an account.
@@ -392,4 +396,33 @@ fn new_account_id() -> String {
     (0..8)
         .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unreadable_secret_is_reported_without_its_content() {
+        let home = std::env::temp_dir().join(format!("mcpauth-unreadable-{}", std::process::id()));
+        let mut options = VaultOptions::from_env().expect("options");
+        options.home = home.clone();
+        options.secret_backend = SecretBackend::Plaintext;
+        let vault = Vault::open(options).expect("open");
+        vault
+            .secrets
+            .set(
+                "abc/tokens",
+                r#"{"access_token": "SECRET-ACCESS", "token_type": "Bearer", "generation": "SECRET-GENERATION"}"#,
+            )
+            .expect("write");
+        let err = vault.read_bundle("abc").expect_err("unreadable");
+        let text = err.to_string();
+        assert!(
+            text.contains("abc/tokens") && text.contains("line 1"),
+            "{text}"
+        );
+        assert!(!text.contains("SECRET"), "{text}");
+        let _ = std::fs::remove_dir_all(home);
+    }
 }

@@ -120,6 +120,27 @@ pub enum ExportError {
     EmptyName,
 }
 
+impl Entry {
+    /// The entry for an account: named after the account (or its server's host
+    /// and id when the name is a URL), running `command`.
+    pub fn for_account(account: &crate::Account, command: &str) -> Self {
+        let name = if account.name.contains("://") {
+            url::Url::parse(&account.server_url)
+                .ok()
+                .and_then(|u| u.host_str().map(|h| format!("{h}-{}", account.id)))
+                .unwrap_or_else(|| account.id.clone())
+        } else {
+            account.name.clone()
+        };
+        Self {
+            name,
+            account_id: account.id.clone(),
+            server_url: account.server_url.clone(),
+            command: command.to_string(),
+        }
+    }
+}
+
 /// Where the target's config usually lives; `config_dir` is the platform's (`dirs::config_dir()`).
 ///
 /// Claude Code and VS Code get the project/workspace file under `cwd`; Cursor the user file under
