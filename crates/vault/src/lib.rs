@@ -413,7 +413,7 @@ mod tests {
             .secrets
             .set(
                 "abc/tokens",
-                r#"{"access_token": "SECRET-ACCESS", "token_type": "Bearer", "generation": "SECRET-GENERATION"}"#,
+                r#"{"access_token": "tok-9f8e7d-access", "token_type": "Bearer", "generation": "tok-9f8e7d-generation"}"#,
             )
             .expect("write");
         let err = vault.read_bundle("abc").expect_err("unreadable");
@@ -422,7 +422,7 @@ mod tests {
             text.contains("abc/tokens") && text.contains("line 1"),
             "{text}"
         );
-        assert!(!text.contains("SECRET"), "{text}");
+        assert!(!text.contains("tok-9f8e7d"), "{text}");
         let _ = std::fs::remove_dir_all(home);
     }
 }
