@@ -16,6 +16,43 @@ use crate::secret::PrivateKeyMaterial;
 /// How long a client assertion is valid.
 pub const ASSERTION_LIFETIME_SECS: u64 = 60;
 
+/// Rebuilds a PEM block from text whose line breaks were lost or changed (a key
+/// pasted into a one-line field): header, base64 body re-wrapped at 64, footer.
+/// Returns the block's label and the normalized text. Never quotes key material
+/// in its errors.
+fn normalize_pem(text: &str) -> Result<(String, String)> {
+    let text = text.trim();
+    let after_begin = text
+        .strip_prefix("-----BEGIN ")
+        .ok_or_else(|| invalid("the PEM text does not start with -----BEGIN"))?;
+    let label_end = after_begin
+        .find("-----")
+        .ok_or_else(|| invalid("the PEM header is not closed with -----"))?;
+    let label = &after_begin[..label_end];
+    if label.len() > 40 || !label.chars().all(|c| c.is_ascii_uppercase() || c == ' ') {
+        return Err(invalid(
+            "the PEM header is not a -----BEGIN <LABEL>----- line",
+        ));
+    }
+    let rest = &after_begin[label_end + 5..];
+    let footer = format!("-----END {label}-----");
+    let body_end = rest
+        .find(&footer)
+        .ok_or_else(|| invalid(format!("the PEM block has no {footer} line")))?;
+    let body: String = rest[..body_end]
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    let mut out = format!("-----BEGIN {label}-----\n");
+    for chunk in body.as_bytes().chunks(64) {
+        out.push_str(std::str::from_utf8(chunk).unwrap_or_default());
+        out.push('\n');
+    }
+    out.push_str(&footer);
+    out.push('\n');
+    Ok((label.to_string(), out))
+}
+
 /// A JWS algorithm for client assertions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum SigningAlgorithm {
@@ -110,13 +147,9 @@ impl SigningKey {
     pub fn from_pem(pem: &str, alg: Option<SigningAlgorithm>) -> Result<Self> {
         use p256::pkcs8::DecodePrivateKey;
         use rsa::pkcs1::DecodeRsaPrivateKey;
-        let label = pem
-            .lines()
-            .next()
-            .unwrap_or_default()
-            .trim()
-            .trim_start_matches("-----BEGIN ")
-            .trim_end_matches("-----");
+        let (label, normalized) = normalize_pem(pem)?;
+        let pem = normalized.as_str();
+        let label = label.as_str();
         let key = match label {
             "PRIVATE KEY" => {
                 if let Ok(k) = p256::ecdsa::SigningKey::from_pkcs8_pem(pem) {
@@ -357,6 +390,20 @@ mod tests {
         let a = key.client_assertion("c", "https://as").expect("signs");
         let b = key.client_assertion("c", "https://as").expect("signs");
         assert_ne!(decode_part(&a, 1)["jti"], decode_part(&b, 1)["jti"]);
+    }
+
+    #[test]
+    fn pem_without_line_breaks_still_loads_and_errors_never_quote_keys() {
+        let secret = p256::SecretKey::random(&mut rand::thread_rng());
+        let pem = secret.to_pkcs8_pem(LineEnding::LF).expect("pem");
+        let one_line = pem.replace('\n', " ");
+        assert!(SigningKey::from_pem(&one_line, None).is_ok());
+        let no_breaks = pem.replace('\n', "");
+        assert!(SigningKey::from_pem(&no_breaks, None).is_ok());
+        let body: String = pem.lines().nth(1).expect("body line").to_string();
+        let broken = format!("-----BEGIN PRIVATE KEY{body}-----\n-----END PRIVATE KEY-----");
+        let err = SigningKey::from_pem(&broken, None).expect_err("bad header");
+        assert!(!err.to_string().contains(&body[..20]), "{err}");
     }
 
     #[test]

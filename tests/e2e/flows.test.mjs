@@ -1,0 +1,187 @@
+// The app's main flows, driven as a user would: the real app under Xvfb, the
+// real servers, the real keyring, and Chromium (Playwright, through BROWSER)
+// approving on the authorization server's own pages. Each test leaves a
+// screenshot of the screen it ends on in tests/e2e/screenshots/.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { byTestId, invoke, useApp, waitFor, waitForText } from './harness.mjs';
+
+const go = (b, hash) => b.execute((h) => { location.hash = h; }, hash);
+
+async function type(b, testId, text) {
+  const el = byTestId(b, testId);
+  await el.waitForDisplayed({ timeout: 10_000 });
+  await el.setValue(text);
+}
+
+async function click(b, testId, timeout = 10_000) {
+  const el = byTestId(b, testId);
+  await el.waitForDisplayed({ timeout });
+  await el.waitForEnabled({ timeout });
+  await el.click();
+}
+
+async function accounts(b) {
+  return invoke(b, 'list_accounts');
+}
+
+/** The account's token bundle, read from the keyring as the vault stores it. */
+function keyringBundle(app, id) {
+  const json = execFileSync('secret-tool', ['lookup', 'service', app.keyringService, 'username', `${id}/tokens`], {
+    encoding: 'utf8',
+  });
+  return JSON.parse(json);
+}
+
+async function introspectActive(servers, token) {
+  const meta = await (await fetch(`${servers.issuer}/.well-known/oauth-authorization-server`)).json();
+  const { client_id, client_secret } = servers.clients.introspector;
+  const res = await fetch(meta.introspection_endpoint, {
+    method: 'POST',
+    headers: {
+      authorization: `Basic ${Buffer.from(`${client_id}:${client_secret}`).toString('base64')}`,
+      'content-type': 'application/x-www-form-urlencoded',
+    },
+    body: new URLSearchParams({ token }),
+  });
+  return (await res.json()).active;
+}
+
+describe('the desktop app', () => {
+  const app = useApp({ servers: true });
+  let first; // the account the loopback sign-in adds
+
+  it('adds the current MCP server and signs in through the loopback redirect', async () => {
+    const b = app.browser;
+    await go(b, '#/add');
+    await type(b, 'add-url', app.servers.mcp.current);
+    await click(b, 'add-discover');
+    await byTestId(b, 'add-preview').waitForDisplayed({ timeout: 20_000 });
+    await waitForText(b, 'Protected resource metadata');
+    assert.equal(await byTestId(b, 'scope-mcp:read').isSelected(), true, 'the challenged scope is ticked');
+    await click(b, 'add-signin');
+    const waiting = byTestId(b, 'signin-waiting');
+    await waiting.waitForDisplayed({ timeout: 20_000 });
+    assert.match(await byTestId(b, 'signin-host').getText(), /127\.0\.0\.1/);
+    assert.match(await byTestId(b, 'signin-redirect').getText(), /^http:\/\/127\.0\.0\.1:\d+\/callback$/);
+    // Chromium approves; the loopback listener completes the sign-in.
+    await waitFor(async () => (await accounts(b)).length === 1, { timeout: 60_000, message: 'the new account' });
+    [first] = await accounts(b);
+    assert.equal(first.status.state, 'active');
+    assert.deepEqual(first.granted_scopes, ['mcp:read']);
+    assert.equal(first.subject, 'alice');
+    await go(b, '#/accounts');
+    const row = byTestId(b, 'account-row');
+    await row.waitForDisplayed();
+    assert.match(await byTestId(b, 'status-chip').getText(), /active|expires/i);
+    await app.screenshot('accounts-after-loopback-sign-in');
+  });
+
+  it('signs in through the deep link handed to a second launch', async () => {
+    const b = app.browser;
+    rmSync(app.redirectFile, { force: true });
+    await go(b, '#/add');
+    await type(b, 'add-url', app.servers.mcp.current);
+    await click(b, 'add-discover');
+    await byTestId(b, 'add-preview').waitForDisplayed({ timeout: 20_000 });
+    await click(b, 'add-redirect-deep_link');
+    await b.execute(() => { const d = document.querySelector('details'); if (d) d.open = true; });
+    await type(b, 'add-client-id', 'mcpauth-public');
+    await type(b, 'add-name', 'via deep link');
+    await click(b, 'add-signin');
+    await byTestId(b, 'signin-waiting').waitForDisplayed({ timeout: 20_000 });
+    assert.equal(await byTestId(b, 'signin-redirect').getText(), 'mcpauth://oauth/callback');
+    // Chromium ends on mcpauth://…, which the desktop hands to a new launch of the app.
+    const url = await app.waitForRedirect();
+    assert.match(url, /^mcpauth:\/\/oauth\/callback\?code=/);
+    const second = await app.launchSecondInstance(url);
+    assert.equal(second.code, 0, 'the second launch hands over and exits');
+    await waitFor(async () => (await accounts(b)).length === 2, { timeout: 30_000, message: 'the deep-link account' });
+    const added = (await accounts(b)).find((a) => a.name === 'via deep link');
+    assert.ok(added, 'named as asked');
+    assert.equal(added.client_id, 'mcpauth-public');
+    await app.screenshot('deep-link-sign-in');
+  });
+
+  it('refuses an unsolicited mcpauth://oauth/callback visibly', async () => {
+    const b = app.browser;
+    const before = (await accounts(b)).length;
+    await app.launchSecondInstance('mcpauth://oauth/callback?code=stolen&state=forged');
+    const banner = byTestId(b, 'banner-unsolicited');
+    await banner.waitForDisplayed({ timeout: 20_000 });
+    assert.match(await banner.getText(), /no sign-in in progress|start the sign-in again|Ignored/i);
+    assert.equal((await accounts(b)).length, before, 'nothing was added');
+    await app.screenshot('unsolicited-callback-refused');
+  });
+
+  it('upgrades scopes: refresh is refused by the server, so it re-authorizes for the union', async () => {
+    const b = app.browser;
+    await go(b, `#/account/${first.id}`);
+    await byTestId(b, 'detail-header').waitForDisplayed({ timeout: 10_000 });
+    await click(b, 'scope-mcp:write');
+    await click(b, 'detail-upgrade');
+    await waitFor(async () => (await invoke(b, 'account_detail', { id: first.id })).account.granted_scopes.includes('mcp:write'), {
+      timeout: 60_000,
+      message: 'mcp:write granted',
+    });
+    const detail = await invoke(b, 'account_detail', { id: first.id });
+    assert.deepEqual(detail.account.granted_scopes, ['mcp:read', 'mcp:write']);
+    assert.ok(detail.activity.some((a) => a.kind === 'upgrade' && /invalid_scope/.test(a.summary)), 'the refused refresh is in the timeline');
+    await go(b, `#/account/${first.id}`);
+    await waitForText(b, 'mcp:write');
+    await app.screenshot('upgraded-scopes');
+  });
+
+  it('exports the account to Claude Code, checked on disk', async () => {
+    const b = app.browser;
+    await go(b, `#/account/${first.id}`);
+    await click(b, 'export-preview-claude-code');
+    const diff = byTestId(b, 'export-diff-claude-code');
+    await diff.waitForDisplayed({ timeout: 10_000 });
+    assert.match(await diff.getText(), /headersHelper/);
+    await click(b, 'export-write-claude-code');
+    const file = join(app.work, '.mcp.json');
+    await waitFor(() => existsSync(file), { message: '.mcp.json written' });
+    const config = JSON.parse(readFileSync(file, 'utf8'));
+    const entries = Object.values(config.mcpServers);
+    assert.equal(entries.length, 1);
+    assert.equal(entries[0].type, 'http');
+    assert.equal(entries[0].url, app.servers.mcp.current);
+    assert.match(entries[0].headersHelper, new RegExp(`token ${first.id} --format headers-json`));
+    const bundle = keyringBundle(app, first.id);
+    assert.ok(!readFileSync(file, 'utf8').includes(bundle.access_token), 'no token in the file');
+    await app.screenshot('exported-to-claude-code');
+  });
+
+  it('adds a machine account with a private key', async () => {
+    const b = app.browser;
+    await go(b, '#/machine');
+    await type(b, 'machine-url', app.servers.mcp.current);
+    await type(b, 'machine-client-id', 'mcpauth-es256');
+    await type(b, 'machine-key', app.servers.clients.es256.private_key_pem);
+    await type(b, 'machine-scopes', 'mcp:read');
+    await click(b, 'machine-submit');
+    await byTestId(b, 'machine-result').waitForDisplayed({ timeout: 30_000 });
+    const machine = (await accounts(b)).find((a) => a.kind === 'machine');
+    assert.ok(machine, 'a machine account');
+    assert.equal(machine.client_auth, 'private_key_jwt');
+    assert.equal(machine.status.state, 'active');
+    await app.screenshot('machine-account');
+  });
+
+  it('signs out with revocation; introspection says the grant is gone', async () => {
+    const b = app.browser;
+    const refreshToken = keyringBundle(app, first.id).refresh_token;
+    assert.equal(await introspectActive(app.servers, refreshToken), true);
+    await go(b, `#/account/${first.id}`);
+    await click(b, 'detail-signout');
+    await click(b, 'detail-signout-confirm');
+    await waitFor(async () => !(await accounts(b)).some((a) => a.id === first.id), { timeout: 30_000, message: 'account removed' });
+    await waitForText(b, /revoked/i);
+    assert.equal(await introspectActive(app.servers, refreshToken), false);
+    await app.screenshot('signed-out');
+  });
+});
