@@ -2,7 +2,8 @@
 # Runs every check and test of MCP Auth, installing what is missing first:
 # formatting, clippy, the test servers' smoke test, `cargo test` for the
 # libraries and the command-line tool (inside a private D-Bus session with a
-# fresh gnome-keyring), and the desktop app opened in a real window under Xvfb.
+# fresh gnome-keyring), the desktop app opened in a real window under Xvfb,
+# and the app's end-to-end tests through WebDriver.
 # Ends with one line: "tests: N passed, N failed".
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,6 +23,12 @@ cargo fmt --all -- --check
 
 step "building the web front end"
 npm --prefix ui run build --silent >/dev/null
+
+step "front-end unit tests (Vitest)"
+npm --prefix ui test --silent 2>&1 | tee "$LOG_DIR/vitest.log" | grep -E 'Test Files|Tests ' >&2 || true
+ui_passed=$(awk '/^ *Tests / {for (i = 1; i <= NF; i++) if ($i == "passed") print $(i-1)}' "$LOG_DIR/vitest.log" | head -n 1)
+ui_failed=$(awk '/^ *Tests / {for (i = 1; i <= NF; i++) if ($i == "failed" || $i == "failed,") print $(i-1)}' "$LOG_DIR/vitest.log" | head -n 1)
+[ -n "$ui_passed" ] || { tail -n 40 "$LOG_DIR/vitest.log" >&2; ui_failed=${ui_failed:-1}; }
 
 step "clippy (libraries, command-line tool and app)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
@@ -49,12 +56,25 @@ cargo build -p mcpauth-app --locked
 app_ok=0
 scripts/app-smoke.sh "$CARGO_TARGET_DIR/debug/mcpauth-app" "$CARGO_TARGET_DIR/screenshots/app-start.png" && app_ok=1
 
+step "the app end to end (WebDriver, Xvfb, real servers, keyring and Chromium)"
+E2E_SKIP_SETUP=1 scripts/e2e.sh 2>&1 | tee "$LOG_DIR/e2e.log" | grep -E '^(✔|✖|ℹ (pass|fail))' >&2 || true
+e2e_passed=$(awk '/^ℹ pass/ {print $3}' "$LOG_DIR/e2e.log")
+e2e_failed=$(awk '/^ℹ fail/ {print $3}' "$LOG_DIR/e2e.log")
+if [ -z "$e2e_passed" ]; then
+  tail -n 60 "$LOG_DIR/e2e.log" >&2
+  e2e_failed=1
+fi
+
+step "the IPC bindings are current"
+bindings_ok=0
+cargo test -p mcpauth-app --locked 2>&1 | tail -n 3 && bindings_ok=1
+
 passed=$(awk '/^test result:/ {p += $4} END {print p + 0}' "$LOG_DIR/cargo-test.log")
 failed=$(awk '/^test result:/ {f += $6} END {print f + 0}' "$LOG_DIR/cargo-test.log")
 smoke_passed=$(awk '/checks passed/ {print $1}' "$LOG_DIR/smoke.log")
 smoke_failed=$(awk '/checks passed/ {print $4}' "$LOG_DIR/smoke.log")
-passed=$((passed + ${smoke_passed:-0} + app_ok))
-failed=$((failed + ${smoke_failed:-1} + 1 - app_ok + 1 - cargo_ok))
+passed=$((passed + ${smoke_passed:-0} + app_ok + ${e2e_passed:-0} + bindings_ok + ${ui_passed:-0}))
+failed=$((failed + ${smoke_failed:-1} + 1 - app_ok + 1 - cargo_ok + ${e2e_failed:-1} + 1 - bindings_ok + ${ui_failed:-0}))
 echo
 echo "tests: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -1,13 +1,15 @@
-// Entry point of the MCP Auth front end. The real account list arrives with
-// the app's commands; for now the page only marks itself ready so tests can
-// tell the script ran.
+// Entry point of the MCP Auth front end: mounts the Svelte app and starts
+// listening to the backend. `data-ready` tells end-to-end tests the script ran.
 
-function markReady(): void {
-  document.documentElement.dataset.ready = "true";
-}
+import "./styles.css";
+import { mount } from "svelte";
 
-if (document.readyState === "loading") {
-  document.addEventListener("DOMContentLoaded", markReady, { once: true });
-} else {
-  markReady();
-}
+import App from "./App.svelte";
+import { app } from "./lib/store.svelte";
+
+const target = document.getElementById("app");
+if (!target) throw new Error("index.html has no #app element");
+
+mount(App, { target });
+document.documentElement.dataset.ready = "true";
+void app.start();

@@ -1,0 +1,433 @@
+// The whole UI, mounted in jsdom over the fake backend (src/dev/fake-backend.ts),
+// driven through the data-testid hooks the end-to-end tests use too.
+
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { clearMocks } from "@tauri-apps/api/mocks";
+import type { FakeBackend, FakeOptions } from "./dev/fake-backend";
+import type { AppState } from "./lib/store.svelte";
+import * as fx from "./dev/fixtures";
+
+interface Booted {
+  fake: FakeBackend | null;
+  app: AppState;
+  root: HTMLElement;
+  flush: () => void;
+}
+
+let cleanup: (() => void) | null = null;
+
+/** Fresh modules, a fake backend (unless null), the App mounted and started. */
+async function boot(opts: FakeOptions | null = {}, hash = "#/accounts"): Promise<Booted> {
+  vi.resetModules();
+  history.replaceState(null, "", hash);
+  const { installFakeBackend } = await import("./dev/fake-backend");
+  const fake = opts === null ? null : installFakeBackend(opts);
+  const { mount, unmount, flushSync } = await import("svelte");
+  const { default: App } = await import("./App.svelte");
+  const { app } = await import("./lib/store.svelte");
+  document.body.innerHTML = '<div id="app"></div>';
+  const root = document.getElementById("app")!;
+  const component = mount(App, { target: root });
+  await app.start();
+  flushSync();
+  cleanup = () => {
+    app.stop();
+    void unmount(component);
+  };
+  return { fake, app, root, flush: flushSync };
+}
+
+afterEach(() => {
+  cleanup?.();
+  cleanup = null;
+  clearMocks();
+  delete (window as unknown as Record<string, unknown>).__TAURI_INTERNALS__;
+  document.body.innerHTML = "";
+});
+
+// (jsdom has no CSS.escape; inside double quotes only " and \ need escaping.)
+const sel = (testid: string) => `[data-testid="${testid.replace(/["\\]/g, "\\$&")}"]`;
+const $ = (root: ParentNode, testid: string) => root.querySelector<HTMLElement>(sel(testid));
+const $$ = (root: ParentNode, testid: string) => [...root.querySelectorAll<HTMLElement>(sel(testid))];
+
+/** Waits until `find` returns something truthy (the UI settles over a few promises). */
+async function until<T>(find: () => T | null | undefined | false, what = "condition"): Promise<T> {
+  for (let i = 0; i < 100; i++) {
+    const v = find();
+    if (v) return v;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`timed out waiting for ${what}:\n${document.body.innerHTML.slice(0, 3000)}`);
+}
+
+const el = (root: ParentNode, testid: string) => until(() => $(root, testid), testid);
+
+function type(input: HTMLElement, value: string) {
+  (input as HTMLInputElement).value = value;
+  input.dispatchEvent(new Event("input", { bubbles: true }));
+}
+
+function click(e: HTMLElement) {
+  e.click();
+}
+
+describe("without the backend", () => {
+  it("shows an error banner and the empty state instead of a blank page", async () => {
+    const { root } = await boot(null);
+    expect($(root, "banner-error")?.textContent).toMatch(/backend is not available/);
+    expect($(root, "empty-state")).not.toBeNull();
+    expect($(root, "nav-accounts")).not.toBeNull();
+  });
+});
+
+describe("accounts", () => {
+  it("explains what to do first when there are none", async () => {
+    const { root } = await boot({ accounts: [] });
+    const empty = await el(root, "empty-state");
+    expect(empty.textContent).toMatch(/No accounts yet/);
+    expect(empty.textContent).toMatch(/Add an MCP server/);
+  });
+
+  it("lists every account with server, subject, status and scopes", async () => {
+    const { root } = await boot({ accounts: fx.sampleAccounts() });
+    const rows = await until(() => $$(root, "account-row").length === 3 && $$(root, "account-row"), "rows");
+    const byId = Object.fromEntries(rows.map((r) => [r.dataset.accountId, r]));
+    const first = byId["a1b2c3d4"]!;
+    expect(first.textContent).toContain("https://mcp.example.com/mcp");
+    expect(first.textContent).toContain("alice@example.com");
+    expect(first.textContent).toContain("mcp:read");
+    expect($(first, "status-chip")?.textContent).toMatch(/^Active · expires in (49|50) min$/);
+    expect($(byId["e5f6a7b8"]!, "status-chip")?.textContent).toBe("Needs sign-in");
+    expect(byId["e5f6a7b8"]!.textContent).toContain("the refresh token was revoked");
+    expect($(byId["c9d0e1f2"]!, "status-chip")?.textContent).toMatch(/^Error · retry in \d+ s$/);
+  });
+
+  it("reloads when the vault changes", async () => {
+    const { root, fake } = await boot({ accounts: [fx.account()] });
+    await until(() => $$(root, "account-row").length === 1, "one row");
+    fake!.accounts.push(fx.account({ id: "z9y8x7w6", name: "second", is_default: false }));
+    await fake!.emit("vault-changed");
+    await until(() => $$(root, "account-row").length === 2, "two rows");
+  });
+});
+
+describe("add server", () => {
+  it("discovers, ticks the challenged scopes, signs in, waits and shows the new account", async () => {
+    const { root, fake } = await boot({ accounts: [] }, "#/add");
+    type(await el(root, "add-url"), "https://mcp.example.com/mcp");
+    click($(root, "add-discover")!);
+    const preview = await el(root, "add-preview");
+    expect($$(preview, "discovery-steps")[0]?.querySelectorAll("li")).toHaveLength(4);
+    expect($(preview, "add-resource")?.textContent).toBe("https://mcp.example.com/mcp");
+    expect($(preview, "add-registration")?.textContent).toBe("Dynamic client registration");
+    const read = $(root, "scope-mcp:read") as HTMLInputElement;
+    const write = $(root, "scope-mcp:write") as HTMLInputElement;
+    expect(read.checked).toBe(true);
+    expect(write.checked).toBe(false);
+    // Every control has a real label.
+    for (const input of preview.querySelectorAll("input")) {
+      expect(input.labels?.length ?? 0, `label for ${input.outerHTML}`).toBeGreaterThan(0);
+    }
+    click(write);
+    click($(root, "add-signin")!);
+
+    const waiting = await el(root, "signin-waiting");
+    expect(waiting.textContent).toContain("auth.example.com");
+    expect(waiting.textContent).toContain("http://127.0.0.1:53121/callback");
+    const [call] = fake!.callsOf("begin_sign_in");
+    expect(call?.args.options).toMatchObject({
+      mcp_url: "https://mcp.example.com/mcp",
+      scopes: ["mcp:read", "mcp:write"],
+      redirect: "loopback",
+      client_id: null,
+    });
+
+    const account = fx.account({ id: "n3w4cc01", subject: "carol@example.com", granted_scopes: ["mcp:read", "mcp:write"] });
+    fake!.accounts.push(account);
+    await fake!.finishSignIn({ account });
+    const banner = await el(root, "banner-success");
+    expect(banner.textContent).toContain("carol@example.com");
+    expect($(root, "signin-waiting")).toBeNull();
+    expect((await el(root, "add-result")).textContent).toContain("mcp:write");
+  });
+
+  it("shows the sign-in error", async () => {
+    const { root, fake } = await boot({ accounts: [] }, "#/add");
+    type(await el(root, "add-url"), "https://mcp.example.com/mcp");
+    click($(root, "add-discover")!);
+    click((await el(root, "add-signin"))!);
+    await el(root, "signin-waiting");
+    await fake!.finishSignIn({ error: "the authorization server declined the sign-in: access_denied" });
+    expect((await el(root, "banner-error")).textContent).toContain("access_denied");
+    expect((await el(root, "add-result-error")).textContent).toContain("access_denied");
+  });
+
+  it("cancels a waiting sign-in", async () => {
+    const { root, fake, app } = await boot({ accounts: [] }, "#/add");
+    type(await el(root, "add-url"), "https://mcp.example.com/mcp");
+    click($(root, "add-discover")!);
+    click(await el(root, "add-signin"));
+    click(await el(root, "signin-cancel"));
+    await until(() => !$(root, "signin-waiting"), "waiting gone");
+    expect(fake!.callsOf("cancel_sign_in")[0]?.args).toEqual({ id: "signin-1" });
+    expect(app.signIn).toBeNull();
+  });
+
+  it("says which discovery step failed, with the server's message", async () => {
+    const { root } = await boot(
+      {
+        accounts: [],
+        discover: {
+          kind: "protocol",
+          message: "no client identity for `https://a`: it supports neither Client ID Metadata Documents nor dynamic registration",
+        },
+      },
+      "#/add",
+    );
+    type(await el(root, "add-url"), "https://mcp.example.com/mcp");
+    click($(root, "add-discover")!);
+    const err = await el(root, "banner-error");
+    expect(err.dataset.step).toBe("Client registration");
+    expect(err.textContent).toContain("no client identity");
+    const states = [...err.querySelectorAll("li")].map((li) => li.dataset.state);
+    expect(states).toEqual(["done", "done", "done", "failed"]);
+  });
+
+  it("refuses a URL that is not http(s) without calling the backend", async () => {
+    const { root, fake } = await boot({ accounts: [] }, "#/add");
+    type(await el(root, "add-url"), "javascript:alert(1)");
+    click($(root, "add-discover")!);
+    await until(() => root.querySelector("#add-url-error"), "url error");
+    expect(fake!.callsOf("discover")).toHaveLength(0);
+  });
+
+  it("lets the user choose among several authorization servers", async () => {
+    const { root, fake } = await boot(
+      { accounts: [], discover: fx.preview({ authorization_servers: ["https://a.example", "https://b.example"], issuer: "https://a.example" }) },
+      "#/add",
+    );
+    type(await el(root, "add-url"), "https://mcp.example.com/mcp");
+    click($(root, "add-discover")!);
+    const b = (await el(root, "add-as-1")) as HTMLInputElement;
+    b.click();
+    await until(() => fake!.callsOf("discover").length === 2, "second discovery");
+    expect(fake!.callsOf("discover")[1]?.args).toEqual({
+      url: "https://mcp.example.com/mcp",
+      authorizationServer: "https://b.example",
+    });
+  });
+});
+
+describe("sign-in links and stray callbacks", () => {
+  it("asks before acting on a link, then discovers with its URL", async () => {
+    const { root, fake } = await boot({
+      accounts: [],
+      pendingLink: { url: "https://mcp.example.com/mcp", scopes: ["mcp:write"] },
+    });
+    await el(root, "link-confirm");
+    expect(root.textContent).toContain("Sign in to https://mcp.example.com/mcp?");
+    expect(fake!.callsOf("discover")).toHaveLength(0);
+    click($(root, "link-confirm")!);
+    await el(root, "add-preview");
+    expect(($(root, "add-url") as HTMLInputElement).value).toBe("https://mcp.example.com/mcp");
+    expect(($(root, "scope-mcp:write") as HTMLInputElement).checked).toBe(true);
+    expect($(root, "link-confirm")).toBeNull();
+  });
+
+  it("a link event shows the question; dismiss does nothing", async () => {
+    const { root, fake } = await boot({ accounts: [] });
+    await fake!.emit("signin-link", { url: "https://other.example/mcp", scopes: [] });
+    click(await el(root, "link-dismiss"));
+    await until(() => !$(root, "link-confirm"), "prompt gone");
+    expect(fake!.callsOf("discover")).toHaveLength(0);
+    expect(location.hash).toBe("#/accounts");
+  });
+
+  it("shows a refusal banner for an unsolicited callback", async () => {
+    const { root, fake } = await boot({ accounts: [] });
+    await fake!.emit("unsolicited-callback", "no sign-in is waiting for this answer");
+    const b = await el(root, "banner-unsolicited");
+    expect(b.textContent).toContain("Ignored a sign-in answer that matches no sign-in in progress");
+    expect(b.textContent).toContain("no sign-in is waiting");
+  });
+});
+
+describe("import", () => {
+  it("lists candidates with an already-signed-in badge and opens Add server prefilled", async () => {
+    const { root, fake } = await boot({ accounts: [] }, "#/import");
+    const rows = await until(() => $$(root, "import-row").length === 2 && $$(root, "import-row"), "rows");
+    expect($(rows[0]!, "import-signed-in")).toBeNull();
+    expect($(rows[1]!, "import-signed-in")?.textContent).toBe("already signed in");
+    click($(rows[0]!, "import-signin")!);
+    await el(root, "add-preview");
+    expect(fake!.callsOf("discover")[0]?.args.url).toBe("https://mcp.example.com/mcp");
+  });
+});
+
+describe("account detail", () => {
+  const open = async (opts: FakeOptions = {}) => {
+    const b = await boot({ accounts: fx.sampleAccounts(), ...opts }, "#/account/a1b2c3d4");
+    await el(b.root, "detail-header");
+    await el(b.root, "activity");
+    return b;
+  };
+
+  it("shows token facts, the timeline and hides a revealed token again", async () => {
+    vi.useFakeTimers({ shouldAdvanceTime: true });
+    try {
+      const { root } = await open();
+      expect($(root, "token-masked")?.textContent).toBe("eyJhbG****");
+      expect($(root, "token-has-refresh")?.textContent).toContain("present");
+      expect($$(root, "activity")[0]?.querySelectorAll(":scope > li")).toHaveLength(4);
+      expect(root.textContent).toContain("temporarily_unavailable");
+      click($(root, "detail-reveal")!);
+      const token = await el(root, "token-value");
+      expect(token.textContent).toContain("eyJhbGciOiJSUzI1NiJ9");
+      await vi.advanceTimersByTimeAsync(31_000);
+      await until(() => !$(root, "token-value"), "token hidden");
+      expect($(root, "token-masked")).not.toBeNull();
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it("upgrades by refresh and says what was really granted", async () => {
+    const { root, fake, flush } = await open();
+    click(await el(root, "scope-mcp:write"));
+    click($(root, "scope-mcp:admin")!);
+    flush();
+    click($(root, "detail-upgrade")!);
+    const note = await el(root, "upgrade-note");
+    expect(fake!.callsOf("upgrade_scopes")[0]?.args).toEqual({ id: "a1b2c3d4", scopes: ["mcp:write", "mcp:admin"] });
+    expect(note.textContent).toContain("Granted: mcp:write.");
+    expect(note.textContent).toContain("Not granted: mcp:admin.");
+  });
+
+  it("an upgrade that needs the browser waits for sign-in-finished", async () => {
+    const { root, fake, flush } = await open({ upgrade: "browser" });
+    click(await el(root, "scope-mcp:write"));
+    flush();
+    click($(root, "detail-upgrade")!);
+    const waiting = await el(root, "signin-waiting");
+    expect(waiting.textContent).toContain("auth.example.com");
+    const upgraded = fx.account({ granted_scopes: ["mcp:read", "mcp:write"] });
+    fake!.accounts[0] = upgraded;
+    await fake!.finishSignIn({ account: upgraded });
+    expect((await el(root, "upgrade-result")).textContent).toContain("Granted: mcp:write.");
+  });
+
+  it("refreshes, makes default and signs out after a confirmation, showing what was revoked", async () => {
+    const accounts = fx.sampleAccounts();
+    accounts[0]!.is_default = false;
+    const { root, fake } = await boot({ accounts, signOut: { fully_revoked: false, access_token: "not revoked: HTTP 503" } }, "#/account/a1b2c3d4");
+    click(await el(root, "detail-refresh"));
+    await until(() => fake!.callsOf("refresh_now").length === 1, "refresh");
+    click(await el(root, "detail-default"));
+    await until(() => fake!.callsOf("set_default").length === 1, "default");
+
+    click($(root, "detail-signout")!);
+    expect(fake!.callsOf("sign_out")).toHaveLength(0);
+    click(await el(root, "detail-signout-confirm"));
+    const banner = await el(root, "banner-warning");
+    expect(banner.textContent).toContain("Refresh token: revoked");
+    expect(banner.textContent).toContain("Access token: not revoked: HTTP 503");
+    await until(() => location.hash === "#/accounts", "back to accounts");
+  });
+
+  it("previews an export diff, then writes it", async () => {
+    const { root, fake } = await open();
+    expect(($(root, "export-write-vscode") as HTMLButtonElement).disabled).toBe(true);
+    click($(root, "export-preview-vscode")!);
+    const diff = await el(root, "export-diff-vscode");
+    expect(diff.tagName).toBe("PRE");
+    expect(diff.textContent).toContain('"headersHelper"');
+    expect(diff.querySelectorAll(".d-add").length).toBeGreaterThan(0);
+    click($(root, "export-write-vscode")!);
+    expect((await el(root, "export-message-vscode")).textContent).toMatch(/^Wrote /);
+    expect(fake!.callsOf("export_write")[0]?.args).toEqual({
+      target: "vscode",
+      id: "a1b2c3d4",
+      path: "/home/alice/project/.vscode.json",
+    });
+  });
+
+  it("copies the token and the header through the backend", async () => {
+    const { root, fake } = await open();
+    click($(root, "export-copy-header")!);
+    expect((await el(root, "export-copy-note")).textContent).toContain("60 s");
+    click($(root, "export-copy-token")!);
+    await until(() => fake!.callsOf("copy_token").length === 1, "copy_token");
+    expect(fake!.callsOf("copy_header")).toHaveLength(1);
+  });
+});
+
+describe("machine accounts", () => {
+  it("validates, then adds with a key read from a file", async () => {
+    const { root, fake } = await boot({ accounts: [] }, "#/machine");
+    type(await el(root, "machine-url"), "https://mcp.example.com/mcp");
+    type($(root, "machine-client-id")!, "bot");
+    click($(root, "machine-submit")!);
+    expect((await el(root, "machine-error")).textContent).toMatch(/client secret or a private key/);
+    expect(fake!.callsOf("add_machine_account")).toHaveLength(0);
+
+    const pem = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIA\n-----END PRIVATE KEY-----\n";
+    const file = new File([pem], "bot.pem", { type: "text/plain" });
+    const input = $(root, "machine-key-file") as HTMLInputElement;
+    Object.defineProperty(input, "files", { value: [file], configurable: true });
+    input.dispatchEvent(new Event("change", { bubbles: true }));
+    await until(() => ($(root, "machine-key") as HTMLTextAreaElement).value === pem, "key read");
+    expect(($(root, "machine-secret") as HTMLInputElement).disabled).toBe(true);
+    const alg = $(root, "machine-alg") as HTMLSelectElement;
+    alg.value = "EdDSA";
+    alg.dispatchEvent(new Event("change", { bubbles: true }));
+    click($(root, "machine-submit")!);
+    await el(root, "machine-result");
+    expect(fake!.callsOf("add_machine_account")[0]?.args.options).toEqual({
+      mcp_url: "https://mcp.example.com/mcp",
+      name: null,
+      client_id: "bot",
+      client_secret: null,
+      private_key: pem,
+      signing_alg: "EdDSA",
+      scopes: [],
+    });
+    // The key is forgotten once it is in the keyring.
+    expect(($(root, "machine-key") as HTMLTextAreaElement).value).toBe("");
+  });
+});
+
+describe("settings", () => {
+  it("shows the keyring backend and saves", async () => {
+    const { root, fake } = await boot({ accounts: [] }, "#/settings");
+    expect((await el(root, "settings-storage")).textContent).toContain("Secret Service");
+    click(await el(root, "settings-redirect-deep_link"));
+    type($(root, "settings-cimd")!, "https://example.com/mcpauth.json");
+    click($(root, "settings-save")!);
+    await el(root, "settings-saved");
+    expect(fake!.callsOf("set_settings")[0]?.args).toEqual({
+      settings: { redirect: "deep_link", client_metadata_url: "https://example.com/mcpauth.json", refresh_skew_secs: 60 },
+    });
+  });
+
+  it("warns about the plaintext store", async () => {
+    const { root } = await boot(
+      { accounts: [], info: { version: "0.1.0", storage_backend: "plaintext file", home: "/x" } },
+      "#/settings",
+    );
+    expect((await el(root, "settings-storage")).parentElement?.textContent).toMatch(/plain file/);
+  });
+});
+
+describe("navigation", () => {
+  it("has every nav link with a real href and the current one marked", async () => {
+    const { root } = await boot({ accounts: [] });
+    for (const id of ["nav-accounts", "nav-add", "nav-import", "nav-machine", "nav-settings"]) {
+      expect($(root, id)?.getAttribute("href")).toMatch(/^#\//);
+    }
+    expect($(root, "nav-accounts")?.getAttribute("aria-current")).toBe("page");
+    click($(root, "nav-settings")!);
+    await el(root, "settings-save");
+    expect($(root, "nav-settings")?.getAttribute("aria-current")).toBe("page");
+    expect($(root, "nav-accounts")?.getAttribute("aria-current")).toBeNull();
+  });
+});

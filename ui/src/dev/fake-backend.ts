@@ -1,0 +1,218 @@
+// An in-memory stand-in for the Tauri backend, over @tauri-apps/api/mocks:
+// the component tests drive the real UI against it, and mock.html (npm run dev,
+// then /mock.html) shows every screen with sample data. Not in the app's build.
+
+import { mockIPC } from "@tauri-apps/api/mocks";
+import { emit } from "@tauri-apps/api/event";
+
+import type {
+  AccountDetail,
+  AccountView,
+  AppError,
+  AppInfo,
+  DiscoveryPreview,
+  ImportCandidateView,
+  MachineAccountOptions,
+  Settings,
+  SignInLink,
+  SignInOptions,
+  SignInStarted,
+  SignOutResult,
+  UpgradeResult,
+} from "../bindings";
+import * as fx from "./fixtures";
+
+export interface FakeOptions {
+  accounts?: AccountView[];
+  /** discover answers this, or rejects with it when it is an AppError. */
+  discover?: DiscoveryPreview | AppError;
+  /** upgrade_scopes: "refresh" grants at once, "browser" starts a sign-in. */
+  upgrade?: "refresh" | "browser";
+  signOut?: Partial<SignOutResult>;
+  candidates?: ImportCandidateView[];
+  settings?: Settings;
+  info?: AppInfo;
+  pendingLink?: SignInLink | null;
+  /** Commands that reject with this error. */
+  failures?: Record<string, AppError>;
+  /** Milliseconds every command waits (for the mock page). */
+  latency?: number;
+}
+
+export interface Call {
+  cmd: string;
+  args: Record<string, unknown>;
+}
+
+export interface FakeBackend {
+  calls: Call[];
+  accounts: AccountView[];
+  lastStarted: SignInStarted | null;
+  emit(event: string, payload?: unknown): Promise<void>;
+  /** Finishes the waiting sign-in as the backend would (sign-in-finished). */
+  finishSignIn(result: { account?: AccountView; error?: string; id?: string | null }): Promise<void>;
+  callsOf(cmd: string): Call[];
+}
+
+const isAppError = (v: unknown): v is AppError =>
+  typeof v === "object" && v !== null && "kind" in v && "message" in v && !("steps" in v);
+
+export function installFakeBackend(opts: FakeOptions = {}): FakeBackend {
+  const accounts: AccountView[] = opts.accounts ?? [];
+  let settings: Settings = opts.settings ?? { redirect: "loopback", client_metadata_url: null, refresh_skew_secs: 60 };
+  let pendingLink: SignInLink | null = opts.pendingLink ?? null;
+  let signInCount = 0;
+  const calls: Call[] = [];
+
+  const find = (id: string): AccountView => {
+    const a = accounts.find((x) => x.id === id);
+    if (!a) throw { kind: "no_such_account", message: `no account ${id}` } satisfies AppError;
+    return a;
+  };
+
+  const fake: FakeBackend = {
+    calls,
+    accounts,
+    lastStarted: null,
+    async emit(event, payload = null) {
+      await emit(event, payload);
+    },
+    async finishSignIn({ account, error, id }) {
+      const started = fake.lastStarted;
+      await emit("sign-in-finished", {
+        id: id === undefined ? (started?.id ?? null) : id,
+        account: account ?? null,
+        error: error ?? null,
+      });
+    },
+    callsOf: (cmd) => calls.filter((c) => c.cmd === cmd),
+  };
+
+  function start(options: Partial<SignInOptions>): SignInStarted {
+    signInCount++;
+    const s = fx.started({
+      id: `signin-${signInCount}`,
+      scopes: options.scopes ?? [],
+      redirect_uri: options.redirect === "deep_link" ? "mcpauth://oauth/callback" : fx.started().redirect_uri,
+    });
+    fake.lastStarted = s;
+    return s;
+  }
+
+  const handlers: Record<string, (args: Record<string, unknown>) => unknown> = {
+    list_accounts: () => structuredClone(accounts),
+    account_detail: ({ id }): AccountDetail => fx.detail(structuredClone(find(id as string))),
+    discover: () => {
+      const d = opts.discover ?? fx.preview();
+      if (isAppError(d)) throw d;
+      return d;
+    },
+    begin_sign_in: ({ options }) => start(options as SignInOptions),
+    cancel_sign_in: () => true,
+    refresh_now: ({ id }) => {
+      const a = find(id as string);
+      a.last_refresh_at = Math.floor(Date.now() / 1000);
+      a.expires_at = a.last_refresh_at + 3600;
+      a.status = fx.status({ expires_at: a.expires_at });
+      return structuredClone(a);
+    },
+    upgrade_scopes: ({ id, scopes }): UpgradeResult => {
+      const a = find(id as string);
+      if (opts.upgrade === "browser") {
+        return {
+          granted: false,
+          account: null,
+          sign_in: start({ scopes: [...a.granted_scopes, ...(scopes as string[])] }),
+          reason: "the server wants consent for the new scopes",
+        };
+      }
+      // The server grants all but "mcp:admin".
+      const added = (scopes as string[]).filter((s) => s !== "mcp:admin");
+      a.granted_scopes = [...new Set([...a.granted_scopes, ...added])];
+      return { granted: true, account: structuredClone(a), sign_in: null, reason: null };
+    },
+    sign_out: ({ id }): SignOutResult => {
+      const a = find(id as string);
+      accounts.splice(accounts.indexOf(a), 1);
+      return {
+        account: a.id,
+        revocation_supported: true,
+        refresh_token: "revoked",
+        access_token: "revoked",
+        fully_revoked: true,
+        ...opts.signOut,
+      };
+    },
+    add_machine_account: ({ options }) => {
+      const o = options as MachineAccountOptions;
+      const a = fx.account({
+        id: `m${accounts.length}achine`.slice(0, 8),
+        name: o.name ?? o.mcp_url,
+        kind: "machine",
+        subject: null,
+        server_url: o.mcp_url,
+        client_id: o.client_id,
+        client_auth: o.private_key ? "private_key_jwt" : "client_secret_basic",
+        registration: "pre_registered",
+        granted_scopes: o.scopes,
+        has_refresh_token: false,
+        is_default: !accounts.some((x) => x.server_url === o.mcp_url),
+      });
+      accounts.push(a);
+      return structuredClone(a);
+    },
+    set_default: ({ id }) => {
+      const a = find(id as string);
+      for (const x of accounts) if (x.server_url === a.server_url) x.is_default = x.id === a.id;
+      return null;
+    },
+    export_preview: ({ target, path }) => ({
+      target,
+      path: (path as string | null) ?? `/home/alice/project/.${target as string}.json`,
+      diff: `--- a/.mcp.json\n+++ b/.mcp.json\n@@ -1,3 +1,9 @@\n {\n-  "mcpServers": {}\n+  "mcpServers": {\n+    "example": {\n+      "type": "http",\n+      "url": "https://mcp.example.com/mcp",\n+      "headersHelper": "mcpauth token a1b2c3d4 --format headers-json"\n+    }\n+  }\n }\n`,
+      unchanged: false,
+    }),
+    export_write: ({ path }) => `Wrote ${path as string}`,
+    copy_token: () => null,
+    copy_header: () => null,
+    reveal_token: () => "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJl",
+    import_candidates: () =>
+      opts.candidates ?? [
+        fx.candidate(),
+        fx.candidate({
+          source: "Cursor",
+          name: "acme",
+          url: "https://tools.acme.dev/mcp",
+          config_path: "/home/alice/.cursor/mcp.json",
+          signed_in: true,
+        }),
+      ],
+    get_settings: () => settings,
+    set_settings: ({ settings: s }) => {
+      settings = s as Settings;
+      return settings;
+    },
+    app_info: () =>
+      opts.info ?? { version: "0.1.0", storage_backend: "Secret Service (gnome-keyring)", home: "/home/alice/.local/share/mcpauth" },
+    pending_link: () => {
+      const l = pendingLink;
+      pendingLink = null;
+      return l;
+    },
+  };
+
+  mockIPC(
+    async (cmd, args) => {
+      const a = (args ?? {}) as Record<string, unknown>;
+      calls.push({ cmd, args: a });
+      if (opts.latency) await new Promise((r) => setTimeout(r, opts.latency));
+      const failure = opts.failures?.[cmd];
+      if (failure) throw failure;
+      const h = handlers[cmd];
+      if (!h) throw { kind: "failure", message: `the fake backend has no ${cmd}` } satisfies AppError;
+      return h(a);
+    },
+    { shouldMockEvents: true },
+  );
+  return fake;
+}

@@ -1,0 +1,97 @@
+// Typed wrappers over the app's Tauri commands and events. Argument names are
+// the camelCase of the Rust parameters (Tauri's default). Every failure
+// rejects with an AppError {kind, message}.
+
+import { invoke } from "@tauri-apps/api/core";
+import { listen, type UnlistenFn } from "@tauri-apps/api/event";
+
+import type {
+  AccountDetail,
+  AccountView,
+  AppInfo,
+  DiscoveryPreview,
+  ExportPreview,
+  ImportCandidateView,
+  MachineAccountOptions,
+  Settings,
+  SignInFinished,
+  SignInLink,
+  SignInOptions,
+  SignInStarted,
+  SignOutResult,
+  UpgradeResult,
+} from "../bindings";
+import { NO_BACKEND, NO_BACKEND_MESSAGE, toAppError } from "./errors";
+
+/** The config files `export_preview` / `export_write` can edit. */
+export const EXPORT_TARGETS = ["claude-code", "claude-desktop", "vscode", "cursor"] as const;
+export type ExportTarget = (typeof EXPORT_TARGETS)[number];
+
+export const EXPORT_TARGET_LABELS: Record<ExportTarget, string> = {
+  "claude-code": "Claude Code",
+  "claude-desktop": "Claude Desktop",
+  vscode: "VS Code",
+  cursor: "Cursor",
+};
+
+/** Whether the page runs inside the Tauri app (its IPC bridge is there). */
+export function hasBackend(): boolean {
+  return typeof window !== "undefined" && "__TAURI_INTERNALS__" in window;
+}
+
+async function call<T>(command: string, args?: Record<string, unknown>): Promise<T> {
+  if (!hasBackend()) throw { kind: NO_BACKEND, message: NO_BACKEND_MESSAGE };
+  try {
+    return await invoke<T>(command, args);
+  } catch (e) {
+    throw toAppError(e);
+  }
+}
+
+export const api = {
+  listAccounts: () => call<AccountView[]>("list_accounts"),
+  accountDetail: (id: string) => call<AccountDetail>("account_detail", { id }),
+  discover: (url: string, authorizationServer: string | null = null) =>
+    call<DiscoveryPreview>("discover", { url, authorizationServer }),
+  beginSignIn: (options: SignInOptions) => call<SignInStarted>("begin_sign_in", { options }),
+  cancelSignIn: (id: string) => call<boolean>("cancel_sign_in", { id }),
+  refreshNow: (id: string) => call<AccountView>("refresh_now", { id }),
+  upgradeScopes: (id: string, scopes: string[]) =>
+    call<UpgradeResult>("upgrade_scopes", { id, scopes }),
+  signOut: (id: string) => call<SignOutResult>("sign_out", { id }),
+  addMachineAccount: (options: MachineAccountOptions) =>
+    call<AccountView>("add_machine_account", { options }),
+  setDefault: (id: string) => call<null>("set_default", { id }),
+  exportPreview: (target: ExportTarget, id: string, path: string | null = null) =>
+    call<ExportPreview>("export_preview", { target, id, path }),
+  exportWrite: (target: ExportTarget, id: string, path: string | null = null) =>
+    call<string>("export_write", { target, id, path }),
+  copyToken: (id: string) => call<null>("copy_token", { id }),
+  copyHeader: (id: string) => call<null>("copy_header", { id }),
+  revealToken: (id: string) => call<string>("reveal_token", { id }),
+  importCandidates: () => call<ImportCandidateView[]>("import_candidates"),
+  getSettings: () => call<Settings>("get_settings"),
+  setSettings: (settings: Settings) => call<Settings>("set_settings", { settings }),
+  appInfo: () => call<AppInfo>("app_info"),
+  pendingLink: () => call<SignInLink | null>("pending_link"),
+};
+
+export type Api = typeof api;
+
+/** The events the backend emits, with their payloads. */
+export interface AppEvents {
+  "vault-changed": null;
+  "sign-in-finished": SignInFinished;
+  "signin-link": SignInLink;
+  "unsolicited-callback": string;
+  "unknown-link": string;
+}
+
+/** Listens to a backend event; resolves to a no-op unlisten when there is no backend. */
+export async function on<K extends keyof AppEvents>(
+  event: K,
+  handler: (payload: AppEvents[K]) => void,
+): Promise<UnlistenFn> {
+  if (!hasBackend()) return () => {};
+  return listen<AppEvents[K]>(event, (e) => handler(e.payload));
+}

@@ -1,0 +1,93 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { clearMocks } from "@tauri-apps/api/mocks";
+import { installFakeBackend } from "../dev/fake-backend";
+import * as fx from "../dev/fixtures";
+import { AppState } from "./store.svelte";
+
+afterEach(() => {
+  clearMocks();
+  delete (window as unknown as Record<string, unknown>).__TAURI_INTERNALS__;
+});
+
+function waitingState() {
+  installFakeBackend({ accounts: [] });
+  const app = new AppState(true);
+  app.beginWaiting({
+    started: fx.started({ id: "s-1" }),
+    purpose: "add",
+    accountId: null,
+    before: [],
+    asked: ["mcp:read"],
+    serverUrl: "https://mcp.example.com/mcp",
+  });
+  return app;
+}
+
+describe("sign-in-finished", () => {
+  it("ends the sign-in it names", () => {
+    const app = waitingState();
+    app.signInFinished({ id: "s-1", account: fx.account(), error: null });
+    expect(app.signIn).toBeNull();
+    expect(app.lastFinished).toMatchObject({ purpose: "add", error: null });
+    expect(app.banners[0]).toMatchObject({ kind: "success" });
+  });
+
+  it("a deep-link sign-in finishes without an id and still ends the waiting one", () => {
+    const app = waitingState();
+    app.signInFinished({ id: null, account: null, error: "access_denied" });
+    expect(app.signIn).toBeNull();
+    expect(app.lastFinished?.error).toBe("access_denied");
+    expect(app.banners[0]).toMatchObject({ kind: "error", text: "access_denied" });
+  });
+
+  it("another sign-in's answer leaves the waiting one alone", () => {
+    const app = waitingState();
+    app.signInFinished({ id: "s-other", account: fx.account({ id: "other123" }), error: null });
+    expect(app.signIn?.started.id).toBe("s-1");
+    expect(app.accounts.map((a) => a.id)).toEqual(["other123"]);
+  });
+
+  it("an upgrade reports what it changed", () => {
+    installFakeBackend({ accounts: [] });
+    const app = new AppState(true);
+    app.beginWaiting({
+      started: fx.started({ id: "s-2" }),
+      purpose: "upgrade",
+      accountId: "a1b2c3d4",
+      before: ["mcp:read"],
+      asked: ["mcp:read", "mcp:write", "mcp:admin"],
+      serverUrl: "https://mcp.example.com/mcp",
+    });
+    app.signInFinished({ id: "s-2", account: fx.account({ granted_scopes: ["mcp:read", "mcp:write"] }), error: null });
+    expect(app.lastFinished?.outcome).toBe("Granted: mcp:write. Not granted: mcp:admin.");
+  });
+});
+
+describe("banners and links", () => {
+  it("keeps the five newest problems, and only the newest success or notice", () => {
+    const app = new AppState(false);
+    for (let i = 0; i < 7; i++) app.notify("error", `e${i}`);
+    expect(app.banners.map((b) => b.title)).toEqual(["e6", "e5", "e4", "e3", "e2"]);
+    app.dismiss(app.banners[0]!.id);
+    expect(app.banners).toHaveLength(4);
+    app.banners = [];
+    app.notify("success", "s1");
+    app.notify("unsolicited", "u1");
+    app.notify("info", "i1");
+    app.notify("success", "s2");
+    expect(app.banners.map((b) => b.title)).toEqual(["s2", "u1"]);
+  });
+
+  it("a confirmed link opens Add server with a prefill; a dismissed one does nothing", () => {
+    installFakeBackend({ accounts: [] });
+    const app = new AppState(true);
+    app.offerLink({ url: "https://m.example/mcp", scopes: ["a"] });
+    app.dismissLink();
+    expect(app.pendingLink).toBeNull();
+    expect(app.addPrefill).toBeNull();
+    app.offerLink({ url: "https://m.example/mcp", scopes: ["a"] });
+    app.confirmLink();
+    expect(app.addPrefill).toMatchObject({ url: "https://m.example/mcp", scopes: ["a"], discover: true });
+    expect(app.route).toEqual({ screen: "add" });
+  });
+});
