@@ -24,6 +24,7 @@ fn main() {
             "set_settings",
             "app_info",
             "pending_link",
+            "pending_notices",
         ]),
     ))
     .expect("tauri build script");

@@ -521,3 +521,9 @@ pub fn app_info(state: State<'_, AppState>) -> AppInfo {
 pub async fn pending_link(state: State<'_, crate::links::LinkState>) -> Result<Option<SignInLink>> {
     Ok(state.take())
 }
+
+/// Callback refusals that arrived before the front end listened (called once at start).
+#[tauri::command]
+pub fn pending_notices(state: State<'_, crate::links::LinkState>) -> Vec<String> {
+    state.take_notices()
+}

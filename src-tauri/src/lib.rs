@@ -140,6 +140,7 @@ pub fn run() {
             commands::set_settings,
             commands::app_info,
             commands::pending_link,
+            commands::pending_notices,
         ])
         .run(tauri::generate_context!());
     if let Err(err) = result {

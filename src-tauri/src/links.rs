@@ -11,17 +11,33 @@ use tauri::{AppHandle, Emitter, Manager};
 use crate::dto::SignInLink;
 use crate::state::AppState;
 
-/// The sign-in link that arrived before the front end was listening.
+/// What arrived by link before the front end was listening: the last sign-in
+/// link, and refusals of callbacks (a cold start by a forged link shows them too).
 #[derive(Default)]
-pub struct LinkState(Mutex<Option<SignInLink>>);
+pub struct LinkState {
+    link: Mutex<Option<SignInLink>>,
+    notices: Mutex<Vec<String>>,
+}
 
 impl LinkState {
     pub fn take(&self) -> Option<SignInLink> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).take()
+        self.link.lock().unwrap_or_else(|e| e.into_inner()).take()
     }
 
     fn put(&self, link: SignInLink) {
-        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(link);
+        *self.link.lock().unwrap_or_else(|e| e.into_inner()) = Some(link);
+    }
+
+    /// The refusals so far, once.
+    pub fn take_notices(&self) -> Vec<String> {
+        std::mem::take(&mut *self.notices.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    fn notice(&self, text: String) {
+        self.notices
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(text);
     }
 }
 
@@ -77,6 +93,7 @@ pub fn handle(app: &AppHandle, raw: &str) {
                         | mcpauth_vault::Error::Protocol(mcpauth_core::Error::State { .. })),
                     ) => {
                         // Not ours, stale or replayed: show it, do nothing with it.
+                        app.state::<LinkState>().notice(e.to_string());
                         let _ = app.emit("unsolicited-callback", e.to_string());
                         crate::focus_main_window(&app);
                     }

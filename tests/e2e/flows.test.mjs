@@ -184,4 +184,13 @@ describe('the desktop app', () => {
     assert.equal(await introspectActive(app.servers, refreshToken), false);
     await app.screenshot('signed-out');
   });
+
+  it('shows the refusal of a forged callback that started the app (cold start)', async () => {
+    await app.restart({ args: ['mcpauth://oauth/callback?code=stolen&state=forged-at-start'] });
+    const b = app.browser;
+    const banner = byTestId(b, 'banner-unsolicited');
+    await banner.waitForDisplayed({ timeout: 20_000 });
+    assert.match(await banner.getText(), /no sign-in in progress/i);
+    await app.screenshot('cold-start-forged-callback-refused');
+  });
 });

@@ -264,7 +264,10 @@ impl Vault {
         self.sign_ins.pending.insert(pending);
         Ok(SignIn {
             id,
-            authorization_server_host: url.host_str().unwrap_or_default().to_string(),
+            authorization_server_host: match url.port() {
+                Some(port) => format!("{}:{port}", url.host_str().unwrap_or_default()),
+                None => url.host_str().unwrap_or_default().to_string(),
+            },
             authorization_url: url.to_string(),
             redirect_uri,
             scopes,

@@ -429,7 +429,11 @@ async fn completions_that_match_no_sign_in_are_refused() {
         })
         .await
         .expect("begin");
-    assert_eq!(sign_in.authorization_server_host, "127.0.0.1");
+    assert!(
+        sign_in.authorization_server_host.starts_with("127.0.0.1:"),
+        "{}",
+        sign_in.authorization_server_host
+    );
     let landing = mcpauth_testkit::drive_login(
         &sign_in.authorization_url,
         "mcpauth://oauth/callback",

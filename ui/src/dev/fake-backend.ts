@@ -199,6 +199,7 @@ export function installFakeBackend(opts: FakeOptions = {}): FakeBackend {
       pendingLink = null;
       return l;
     },
+    pending_notices: () => [],
   };
 
   mockIPC(

@@ -74,6 +74,7 @@ export const api = {
   setSettings: (settings: Settings) => call<Settings>("set_settings", { settings }),
   appInfo: () => call<AppInfo>("app_info"),
   pendingLink: () => call<SignInLink | null>("pending_link"),
+  pendingNotices: () => call<string[]>("pending_notices"),
 };
 
 export type Api = typeof api;

@@ -226,6 +226,12 @@ export class AppState {
     try {
       const link = await api.pendingLink();
       if (link) this.offerLink(link);
+      // Forged or stale callbacks that arrived before this page listened.
+      for (const text of await api.pendingNotices()) {
+        this.notify("unsolicited", "Ignored a sign-in answer", {
+          text: `Ignored a sign-in answer that matches no sign-in in progress: ${text}`,
+        });
+      }
     } catch {
       // Nothing waiting, or no backend: nothing to offer.
     }
