@@ -25,7 +25,7 @@ step "building the web front end"
 npm --prefix ui run build --silent >/dev/null
 
 step "front-end unit tests (Vitest)"
-npm --prefix ui test --silent 2>&1 | tee "$LOG_DIR/vitest.log" | grep -E 'Test Files|Tests ' >&2 || true
+NO_COLOR=1 FORCE_COLOR=0 npm --prefix ui test --silent 2>&1 | sed 's/\x1b\[[0-9;]*m//g' | tee "$LOG_DIR/vitest.log" | grep -E 'Test Files|Tests ' >&2 || true
 ui_passed=$(awk '/^ *Tests / {for (i = 1; i <= NF; i++) if ($i == "passed") print $(i-1)}' "$LOG_DIR/vitest.log" | head -n 1)
 ui_failed=$(awk '/^ *Tests / {for (i = 1; i <= NF; i++) if ($i == "failed" || $i == "failed,") print $(i-1)}' "$LOG_DIR/vitest.log" | head -n 1)
 [ -n "$ui_passed" ] || { tail -n 40 "$LOG_DIR/vitest.log" >&2; ui_failed=${ui_failed:-1}; }
@@ -41,7 +41,7 @@ KEYRING_HOME=$(mktemp -d)
 XDG_DATA_HOME="$KEYRING_HOME" dbus-run-session -- bash -c '
   set -euo pipefail
   printf pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null
-  cargo test --locked 2>&1
+  cargo test --locked --no-fail-fast 2>&1
 ' | tee "$LOG_DIR/cargo-test.log" | grep -E '^(test result|error|failures:|---- )' >&2 || true
 rm -rf "$KEYRING_HOME"
 if grep -qE 'test result: FAILED|^error' "$LOG_DIR/cargo-test.log"; then

@@ -424,7 +424,7 @@ async fn the_proxy_serves_an_sdk_client_with_step_up_and_gives_up_after_three() 
 
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/export_fixtures")
+        .join("../vault/tests/export_fixtures")
         .join(name)
 }
 
