@@ -340,6 +340,8 @@ impl Vault {
                 if bundle.is_fresh(now_secs(), min_skew) {
                     if bundle.generation > account.generation {
                         self.repair_record(&account, &bundle, true)?;
+                    } else if account.status == AccountStatus::Refreshing {
+                        self.clear_stale_refreshing(&account, &bundle)?;
                     }
                     return Ok(AccessToken::new(bundle.access_token.clone()));
                 }
@@ -372,6 +374,30 @@ impl Vault {
             what: "tokens",
         })?;
         Ok(AccessToken::new(bundle.access_token.clone()))
+    }
+
+    /// A record left at "refreshing" by a process that died mid-refresh: if nobody
+    /// holds the account's lock now, nobody is refreshing, so show it as active.
+    fn clear_stale_refreshing(&self, account: &Account, bundle: &TokenBundle) -> Result<()> {
+        let path = self.home.join("locks").join(format!("{}.lock", account.id));
+        let Ok(file) = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+        else {
+            return Ok(());
+        };
+        if file.try_lock().is_ok() {
+            self.db().set_status(
+                &account.id,
+                &AccountStatus::Active {
+                    expires_at: bundle.expires_at,
+                },
+                None,
+            )?;
+        }
+        Ok(())
     }
 
     /// Takes the per-account lock file (blocking, off the async threads).

@@ -123,6 +123,14 @@ async fn check_after_kill(t: &TestVault, servers: &Servers, id: &str) -> bool {
     let vault =
         Vault::open(options(&t.home, &t.service, &t.http)).expect("the store opens after a kill");
     assert!(vault.integrity_ok().expect("integrity check"));
+    // A plain read first: it must not leave the account shown as "refreshing" forever.
+    if vault.token(id).await.is_ok() {
+        let status = vault.account(id).expect("account").status;
+        assert!(
+            !matches!(status, AccountStatus::Refreshing),
+            "stale refreshing status after a kill"
+        );
+    }
     match vault.refresh_now(id).await {
         Ok(account) => {
             let bundle = vault.token_bundle(id).expect("read").expect("tokens");
