@@ -137,17 +137,20 @@ impl SecretStore for KeyringStore {
 
     fn set(&self, name: &str, value: &str) -> Result<()> {
         let old_parts = self.get_raw(name)?.and_then(|h| chunk_count(&h));
-        match split_chunks(value, self.chunk_chars) {
-            None => self.set_raw(name, value)?,
+        let new_parts = match split_chunks(value, self.chunk_chars) {
+            None => {
+                self.set_raw(name, value)?;
+                0
+            }
             Some(parts) => {
                 for (i, part) in parts.iter().enumerate() {
                     self.set_raw(&format!("{name}#{}", i + 1), part)?;
                 }
                 // The head goes last: until it is written, readers see the old value whole.
                 self.set_raw(name, &format!("{CHUNK_MARKER}{}", parts.len()))?;
+                parts.len()
             }
-        }
-        let new_parts = split_chunks(value, self.chunk_chars).map_or(0, |p| p.len());
+        };
         for i in new_parts + 1..=old_parts.unwrap_or(0) {
             self.delete_raw(&format!("{name}#{i}"))?;
         }
