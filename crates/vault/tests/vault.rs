@@ -398,6 +398,27 @@ async fn upgrade_falls_back_to_reauthorizing_the_same_account() {
     );
 }
 
+/// Starts a sign-in whose answer the user pastes back (the deep-link redirect).
+async fn begin_pasted(vault: &mcpauth_vault::Vault) -> mcpauth_vault::SignIn {
+    vault
+        .begin_sign_in(SignInRequest {
+            mcp_url: current().into(),
+            redirect: RedirectMode::Fixed("mcpauth://oauth/callback".into()),
+            client: mcpauth_vault::ClientChoice {
+                client_id: Some("mcpauth-public".into()),
+                ..Default::default()
+            },
+            ..Default::default()
+        })
+        .await
+        .expect("begin")
+}
+
+/// Plays `user` in the AS pages; returns where the browser ended.
+async fn approve_as(sign_in: &mcpauth_vault::SignIn, user: &str) -> String {
+    mcpauth_testkit::drive_login(&sign_in.authorization_url, "mcpauth://oauth/callback", user).await
+}
+
 #[tokio::test]
 async fn completions_that_match_no_sign_in_are_refused() {
     let t = test_vault();
@@ -416,30 +437,13 @@ async fn completions_that_match_no_sign_in_are_refused() {
     assert!(err.to_string().contains("no state"), "{err}");
 
     // A paste flow: fixed redirect, completed from the URL; a second completion is refused.
-    let sign_in = t
-        .vault
-        .begin_sign_in(SignInRequest {
-            mcp_url: current().into(),
-            redirect: RedirectMode::Fixed("mcpauth://oauth/callback".into()),
-            client: mcpauth_vault::ClientChoice {
-                client_id: Some("mcpauth-public".into()),
-                ..Default::default()
-            },
-            ..Default::default()
-        })
-        .await
-        .expect("begin");
+    let sign_in = begin_pasted(&t.vault).await;
     assert!(
         sign_in.authorization_server_host.starts_with("127.0.0.1:"),
         "{}",
         sign_in.authorization_server_host
     );
-    let landing = mcpauth_testkit::drive_login(
-        &sign_in.authorization_url,
-        "mcpauth://oauth/callback",
-        "gina",
-    )
-    .await;
+    let landing = approve_as(&sign_in, "gina").await;
     let account = t.vault.complete_sign_in(&landing).await.expect("completes");
     assert_eq!(account.subject.as_deref(), Some("gina"));
     let err = t
@@ -450,26 +454,9 @@ async fn completions_that_match_no_sign_in_are_refused() {
     assert!(err.to_string().contains("already used"), "{err}");
 
     // Cancelled sign-ins are refused too.
-    let sign_in = t
-        .vault
-        .begin_sign_in(SignInRequest {
-            mcp_url: current().into(),
-            redirect: RedirectMode::Fixed("mcpauth://oauth/callback".into()),
-            client: mcpauth_vault::ClientChoice {
-                client_id: Some("mcpauth-public".into()),
-                ..Default::default()
-            },
-            ..Default::default()
-        })
-        .await
-        .expect("begin");
+    let sign_in = begin_pasted(&t.vault).await;
     assert_eq!(t.vault.sign_ins_pending(), 1);
-    let landing = mcpauth_testkit::drive_login(
-        &sign_in.authorization_url,
-        "mcpauth://oauth/callback",
-        "gina",
-    )
-    .await;
+    let landing = approve_as(&sign_in, "gina").await;
     assert!(t.vault.cancel_sign_in(&sign_in.id));
     let err = t
         .vault
@@ -483,24 +470,8 @@ async fn completions_that_match_no_sign_in_are_refused() {
     let mut opts = support::options(&t.home, &t.service, &t.http);
     opts.sign_in_timeout = Duration::from_millis(1);
     let hasty = mcpauth_vault::Vault::open(opts).expect("open");
-    let sign_in = hasty
-        .begin_sign_in(SignInRequest {
-            mcp_url: current().into(),
-            redirect: RedirectMode::Fixed("mcpauth://oauth/callback".into()),
-            client: mcpauth_vault::ClientChoice {
-                client_id: Some("mcpauth-public".into()),
-                ..Default::default()
-            },
-            ..Default::default()
-        })
-        .await
-        .expect("begin");
-    let landing = mcpauth_testkit::drive_login(
-        &sign_in.authorization_url,
-        "mcpauth://oauth/callback",
-        "gina",
-    )
-    .await;
+    let sign_in = begin_pasted(&hasty).await;
+    let landing = approve_as(&sign_in, "gina").await;
     let err = hasty.complete_sign_in(&landing).await.expect_err("expired");
     assert!(err.to_string().contains("start the sign-in again"), "{err}");
 }
