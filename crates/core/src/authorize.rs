@@ -74,6 +74,10 @@ impl PendingAuthorization {
     }
 }
 
+/// The longest authorization URL sent to a browser (many servers refuse longer
+/// request lines; a hostile challenge can ask for megabytes of scopes).
+pub const MAX_AUTHORIZATION_URL_LEN: usize = 8 * 1024;
+
 /// Builds the authorization URL and the pending state to complete it.
 pub fn start_authorization(
     metadata: &AuthorizationServerMetadata,
@@ -112,6 +116,18 @@ pub fn start_authorization(
         if let Some(prompt) = &prompt {
             q.append_pair("prompt", prompt);
         }
+    }
+    if url.as_str().len() > MAX_AUTHORIZATION_URL_LEN {
+        return Err(Error::UnsafeBrowserUrl {
+            url: format!("{}…", url.as_str().get(..80).unwrap_or_default()),
+            reason: format!(
+                "the authorization request would be {} bytes long, over the {MAX_AUTHORIZATION_URL_LEN}-byte \
+                 limit browsers and servers accept; the scopes asked for ({} characters) are too long: \
+                 ask for fewer scopes",
+                url.as_str().len(),
+                scopes.as_ref().map(|s| s.to_string().len()).unwrap_or(0)
+            ),
+        });
     }
     let pending = PendingAuthorization {
         state,

@@ -230,6 +230,12 @@ async fn fetch_resource_metadata(
     if let Some(hinted) = hinted {
         // The challenge named the document: use it, and only it (RFC 9728 §5.1).
         let prm_url = parse_url(hinted)?;
+        // A document that decides which authorization server gets the user's
+        // credentials is not read over plain http from anywhere else than the
+        // server the user chose (SPEC §5.1).
+        if prm_url.origin() != mcp_url.origin() {
+            ensure_secure("protected resource metadata URL", &prm_url)?;
+        }
         let (final_url, response) = get_metadata(http, &prm_url).await?;
         if !response.is_success() {
             return Err(Error::HttpStatus {

@@ -263,3 +263,51 @@ impl Error {
         }
     }
 }
+
+/// What replaces a secret found in text that came from a server.
+pub const REDACTED: &str = "[redacted]";
+
+fn scrub_text(text: &mut String, secrets: &[&str]) {
+    for secret in secrets.iter().filter(|s| s.len() >= 8) {
+        if text.contains(secret) {
+            *text = text.replace(secret, REDACTED);
+        }
+    }
+}
+
+impl OAuthErrorResponse {
+    fn scrub(&mut self, secrets: &[&str]) {
+        scrub_text(&mut self.error, secrets);
+        for text in [&mut self.error_description, &mut self.error_uri]
+            .into_iter()
+            .flatten()
+        {
+            scrub_text(text, secrets);
+        }
+    }
+}
+
+impl Error {
+    /// Removes `secrets` (what the request carried: tokens, codes, client secrets,
+    /// assertions) from every part of the error a server could have written. A
+    /// hostile server that echoes a secret back must not get it into our logs and
+    /// messages (SPEC §5.4).
+    pub fn scrub(mut self, secrets: &[&str]) -> Self {
+        match &mut self {
+            Error::UnexpectedRedirect { location, .. } => scrub_text(location, secrets),
+            Error::InvalidJson { path, message, .. } => {
+                scrub_text(path, secrets);
+                scrub_text(message, secrets);
+            }
+            Error::TokenRefused { response, .. }
+            | Error::RegistrationRefused { response, .. }
+            | Error::AuthorizationDenied { response } => response.scrub(secrets),
+            Error::InvalidTokenResponse { reason, .. }
+            | Error::RevocationFailed { reason, .. }
+            | Error::NotAnOAuthMcpServer { reason, .. } => scrub_text(reason, secrets),
+            Error::Transport { message, .. } => scrub_text(message, secrets),
+            _ => {}
+        }
+        self
+    }
+}

@@ -348,14 +348,67 @@ pub fn parse_json<T: DeserializeOwned>(
 ) -> Result<T> {
     let mut deserializer = serde_json::Deserializer::from_slice(body);
     serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
-        let path = e.path().to_string();
+        let path = e
+            .path()
+            .iter()
+            .map(|segment| match segment {
+                serde_path_to_error::Segment::Map { key } if is_field_name(key) => {
+                    format!(".{key}")
+                }
+                serde_path_to_error::Segment::Map { .. } => ".<key>".to_string(),
+                serde_path_to_error::Segment::Seq { index } => format!("[{index}]"),
+                serde_path_to_error::Segment::Enum { variant } if is_field_name(variant) => {
+                    format!(".{variant}")
+                }
+                _ => ".?".to_string(),
+            })
+            .collect::<String>();
+        let path = path.strip_prefix('.').unwrap_or(&path);
         Error::InvalidJson {
             url: url.to_string(),
             document,
-            path,
-            message: e.into_inner().to_string(),
+            path: if path.is_empty() {
+                ".".into()
+            } else {
+                path.into()
+            },
+            message: quiet_serde_message(&e.into_inner().to_string()),
         }
     })
+}
+
+/// True for names like the ones OAuth and MCP documents use (`token_endpoint`):
+/// a key the server made up, which could hold anything, is not repeated.
+fn is_field_name(key: &str) -> bool {
+    !key.is_empty()
+        && key.len() <= 48
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b == b'_' || (b == b'-' && key.len() <= 24))
+}
+
+/// A serde message without the values it quotes (`invalid type: string "…"`): a
+/// server's value may be anything, a token included.
+fn quiet_serde_message(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(start) = rest.find(['"', '`']) {
+        let quote = rest.as_bytes()[start] as char;
+        let Some(len) = rest[start + 1..].find(quote) else {
+            break;
+        };
+        let inner = &rest[start + 1..start + 1 + len];
+        out.push_str(&rest[..=start]);
+        if is_field_name(inner) {
+            out.push_str(inner);
+        } else {
+            out.push('…');
+        }
+        out.push(quote);
+        rest = &rest[start + len + 2..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// GET a metadata document, following at most a few same-origin redirects (SPEC §5.2).
@@ -406,6 +459,49 @@ pub fn refuse_redirect(url: &Url, response: &HttpResponse) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn parse_errors_never_repeat_what_the_server_sent() {
+        let url = Url::parse("https://as.example/token").expect("url");
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)]
+        struct Doc {
+            expires_in: u64,
+        }
+        // A made-up key holding the broken value, and a quoted wrong value.
+        let e = parse_json::<Doc>(&url, "doc", br#"{"Secret-Like-Key-123": {"x": "#)
+            .expect_err("broken");
+        let text = e.to_string();
+        assert!(!text.contains("Secret-Like-Key-123"), "{text}");
+        let e = parse_json::<Doc>(&url, "doc", br#"{"expires_in": "tok-abc123-secret"}"#)
+            .expect_err("type");
+        let text = e.to_string();
+        assert!(
+            text.contains("expires_in") && !text.contains("tok-abc123-secret"),
+            "{text}"
+        );
+        let e = parse_json::<Doc>(&url, "doc", b"{}").expect_err("missing");
+        assert!(e.to_string().contains("missing field `expires_in`"), "{e}");
+    }
+
+    #[test]
+    fn scrub_takes_sent_secrets_out_of_server_text() {
+        let e = Error::TokenRefused {
+            grant: "refresh_token",
+            status: 400,
+            response: crate::OAuthErrorResponse {
+                error: "invalid_grant".into(),
+                error_description: Some("token rt-0123456789 is gone".into()),
+                error_uri: None,
+            },
+        }
+        .scrub(&["rt-0123456789", "short"]);
+        let text = e.to_string();
+        assert!(
+            !text.contains("rt-0123456789") && text.contains("[redacted]"),
+            "{text}"
+        );
+    }
+
     use super::*;
 
     #[test]

@@ -181,17 +181,54 @@ async fn post_authenticated(
     what: &'static str,
     endpoint: &str,
     mut fields: Vec<(&'static str, String)>,
-) -> Result<(url::Url, HttpResponse)> {
+) -> Result<(url::Url, HttpResponse, Sent)> {
     client.ensure_issuer(&metadata.issuer)?;
     let url = parse_secure(what, endpoint)?;
     let mut headers = Vec::new();
     authenticate(client, metadata, &mut fields, &mut headers)?;
+    let mut sent = Sent(
+        fields
+            .iter()
+            .filter(|(k, _)| SECRET_FIELDS.contains(k))
+            .map(|(_, v)| v.clone())
+            .collect(),
+    );
+    if let ClientAuth::SecretBasic(secret) = &client.auth {
+        sent.0.push(secret.secret().to_string());
+    }
     let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let mut request = HttpRequest::post_form(url.clone(), &pairs);
     request.headers.extend(headers);
-    let response = http.send(request).await?;
-    refuse_redirect(&url, &response)?;
-    Ok((url, response))
+    let response = http.send(request).await.map_err(|e| sent.scrub(e))?;
+    refuse_redirect(&url, &response).map_err(|e| sent.scrub(e))?;
+    Ok((url, response, sent))
+}
+
+/// The form fields that carry secrets.
+const SECRET_FIELDS: [&str; 6] = [
+    "refresh_token",
+    "code",
+    "code_verifier",
+    "client_secret",
+    "client_assertion",
+    "token",
+];
+
+/// The secrets one request carried, to keep them out of its errors.
+struct Sent(Vec<String>);
+
+impl Sent {
+    fn scrub(&self, error: Error) -> Error {
+        let secrets: Vec<&str> = self.0.iter().map(String::as_str).collect();
+        error.scrub(&secrets)
+    }
+}
+
+impl Drop for Sent {
+    fn drop(&mut self) {
+        use zeroize::Zeroize;
+        self.0.zeroize();
+    }
 }
 
 async fn token_request(
@@ -202,7 +239,7 @@ async fn token_request(
     fields: Vec<(&'static str, String)>,
     requested: Option<&Scopes>,
 ) -> Result<TokenResponse> {
-    let (url, response) = post_authenticated(
+    let (url, response, sent) = post_authenticated(
         http,
         metadata,
         client,
@@ -211,9 +248,35 @@ async fn token_request(
         fields,
     )
     .await?;
+    let mut tokens = token_answer(&url, &response, grant, requested).map_err(|e| sent.scrub(e))?;
+    // A granted scope that repeats a secret we sent is not a scope: drop it
+    // rather than store and show it.
+    if let Some(scopes) = tokens.scopes.as_mut().filter(|_| tokens.scope_returned) {
+        let keep: Vec<String> = scopes
+            .iter()
+            .filter(|scope| {
+                !sent
+                    .0
+                    .iter()
+                    .any(|s| s.len() >= 8 && scope.contains(s.as_str()))
+            })
+            .map(str::to_string)
+            .collect();
+        *scopes = Scopes::parse(&keep.join(" "));
+    }
+    Ok(tokens)
+}
+
+/// Reads the token endpoint's answer: tokens, busy, or an OAuth error.
+fn token_answer(
+    url: &url::Url,
+    response: &HttpResponse,
+    grant: &'static str,
+    requested: Option<&Scopes>,
+) -> Result<TokenResponse> {
     if response.is_success() {
-        let raw: RawTokenResponse = parse_json(&url, "token response", &response.body)?;
-        return token_response_from(&url, raw, requested);
+        let raw: RawTokenResponse = parse_json(url, "token response", &response.body)?;
+        return token_response_from(url, raw, requested);
     }
     if matches!(response.status, 429 | 503) {
         return Err(Error::ServerBusy {
@@ -410,7 +473,7 @@ pub async fn revoke(
         ("token", token.to_string()),
         ("token_type_hint", hint.to_string()),
     ];
-    let (url, response) = post_authenticated(
+    let (url, response, sent) = post_authenticated(
         http,
         metadata,
         client,
@@ -426,10 +489,10 @@ pub async fn revoke(
         Ok(e) => format!("HTTP {}: {e}", response.status),
         Err(_) => format!("HTTP {}", response.status),
     };
-    Err(Error::RevocationFailed {
+    Err(sent.scrub(Error::RevocationFailed {
         url: url.to_string(),
         reason,
-    })
+    }))
 }
 
 /// What sign-out revocation achieved; local deletion happens regardless (SPEC §4.7).
@@ -515,7 +578,7 @@ pub async fn introspect(
             issuer: metadata.issuer.clone(),
             endpoint: "introspection_endpoint",
         })?;
-    let (url, response) = post_authenticated(
+    let (url, response, sent) = post_authenticated(
         http,
         metadata,
         client,
@@ -531,7 +594,7 @@ pub async fn introspect(
             what: "to the introspection request",
         });
     }
-    parse_json(&url, "introspection response", &response.body)
+    parse_json(&url, "introspection response", &response.body).map_err(|e| sent.scrub(e))
 }
 
 #[cfg(test)]
