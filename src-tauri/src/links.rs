@@ -6,6 +6,7 @@
 
 use std::sync::Mutex;
 
+use mcpauth_vault::links::{parse_deep_link, DeepLink};
 use tauri::{AppHandle, Emitter, Manager};
 
 use crate::dto::SignInLink;
@@ -41,48 +42,10 @@ impl LinkState {
     }
 }
 
-/// What a link asks for.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Link {
-    Callback(String),
-    SignIn(SignInLink),
-    Unknown(String),
-}
-
-/// Parses an `mcpauth:` URL.
-pub fn parse(raw: &str) -> Link {
-    let Ok(url) = url::Url::parse(raw) else {
-        return Link::Unknown("not a URL".into());
-    };
-    if url.scheme() != "mcpauth" {
-        return Link::Unknown(format!("scheme {} is not mcpauth", url.scheme()));
-    }
-    let target = format!("{}{}", url.host_str().unwrap_or_default(), url.path());
-    match target.as_str() {
-        "oauth/callback" => Link::Callback(raw.to_string()),
-        "signin" | "signin/" => {
-            let mut mcp = None;
-            let mut scopes = Vec::new();
-            for (k, v) in url.query_pairs() {
-                match k.as_ref() {
-                    "url" => mcp = Some(v.into_owned()),
-                    "scope" => scopes.extend(v.split_whitespace().map(str::to_string)),
-                    _ => {}
-                }
-            }
-            match mcp.filter(|u| u.starts_with("https://") || u.starts_with("http://")) {
-                Some(u) => Link::SignIn(SignInLink { url: u, scopes }),
-                None => Link::Unknown("a sign-in link needs url=<http(s) MCP server URL>".into()),
-            }
-        }
-        other => Link::Unknown(format!("unknown link target `{other}`")),
-    }
-}
-
 /// Acts on a link delivered by the deep-link plugin (first or second instance).
 pub fn handle(app: &AppHandle, raw: &str) {
-    match parse(raw) {
-        Link::Callback(url) => {
+    match parse_deep_link(raw) {
+        DeepLink::Callback(url) => {
             let app = app.clone();
             tauri::async_runtime::spawn(async move {
                 let vault = app.state::<AppState>().vault.clone();
@@ -101,43 +64,15 @@ pub fn handle(app: &AppHandle, raw: &str) {
                 }
             });
         }
-        Link::SignIn(link) => {
+        DeepLink::SignIn { url, scopes } => {
+            let link = SignInLink { url, scopes };
             app.state::<LinkState>().put(link.clone());
             let _ = app.emit("signin-link", link);
             crate::focus_main_window(app);
         }
-        Link::Unknown(why) => {
-            let _ = app.emit("unknown-link", format!("{raw}: {why}"));
+        DeepLink::Unknown(why) => {
+            // The reason only: the link itself may carry an authorization code.
+            let _ = app.emit("unknown-link", why);
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn link_forms() {
-        assert_eq!(
-            parse("mcpauth://oauth/callback?code=c&state=s"),
-            Link::Callback("mcpauth://oauth/callback?code=c&state=s".into())
-        );
-        assert_eq!(
-            parse("mcpauth://signin?url=https%3A%2F%2Fmcp.example%2Fmcp&scope=a%20b"),
-            Link::SignIn(SignInLink {
-                url: "https://mcp.example/mcp".into(),
-                scopes: vec!["a".into(), "b".into()]
-            })
-        );
-        assert!(matches!(
-            parse("mcpauth://signin?url=javascript:alert(1)"),
-            Link::Unknown(_)
-        ));
-        assert!(matches!(parse("mcpauth://signin"), Link::Unknown(_)));
-        assert!(matches!(parse("https://example.com"), Link::Unknown(_)));
-        assert!(matches!(
-            parse("mcpauth://delete-everything"),
-            Link::Unknown(_)
-        ));
     }
 }

@@ -9,6 +9,7 @@ mod db;
 pub mod error;
 pub mod export;
 pub mod import;
+pub mod links;
 pub mod model;
 pub mod scheduler;
 pub mod secrets;
