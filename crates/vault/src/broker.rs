@@ -510,7 +510,14 @@ impl Vault {
                         reason,
                     });
                 }
-                Err(e) if e.is_transient() && attempt < self.options.refresh_attempts => {
+                // A server that let the whole timeout pass is not asked again in
+                // this call: the caller (a credential helper, a proxied request)
+                // would wait several timeouts. The scheduler tries again later.
+                Err(e)
+                    if e.is_transient()
+                        && !matches!(e, mcpauth_core::Error::Timeout { .. })
+                        && attempt < self.options.refresh_attempts =>
+                {
                     let wait = backoff(attempt, e.retry_after());
                     tracing::info!(account = %account.id, attempt, ?wait, "refresh failed for a passing reason; retrying");
                     tokio::time::sleep(wait).await;
