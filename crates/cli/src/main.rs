@@ -66,8 +66,32 @@ impl From<mcpauth_core::Error> for Failure {
     }
 }
 
+/// Diagnostic logging to stderr, off unless `MCPAUTH_LOG` names a level or
+/// filter (`debug`, `trace`, `mcpauth_vault=debug,reqwest=info`). Secrets never
+/// reach it: every secret type redacts itself (SPEC §5.4), which the canary test
+/// checks at `trace`.
+fn init_logging() {
+    let Ok(filter) = std::env::var("MCPAUTH_LOG") else {
+        return;
+    };
+    match tracing_subscriber::EnvFilter::try_new(&filter) {
+        Ok(filter) => {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(filter)
+                .with_writer(std::io::stderr)
+                .with_ansi(false)
+                .try_init();
+        }
+        Err(e) => eprintln!(
+            "mcpauth: MCPAUTH_LOG=`{filter}` is not a log filter ({e}); \
+             use a level such as `debug` or `trace`; logging stays off"
+        ),
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    init_logging();
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

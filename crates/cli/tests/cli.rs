@@ -712,3 +712,242 @@ fn completions_are_generated() {
         script.contains("mcpauth") && script.contains("proxy") && script.contains("headers-json")
     );
 }
+
+/// Everything a canary run collects: secrets seen, and text that must not hold them.
+#[derive(Default)]
+struct Canary {
+    secrets: Vec<String>,
+    /// (what, text) pairs: outputs of commands and files.
+    texts: Vec<(String, Vec<u8>)>,
+}
+
+impl Canary {
+    fn secret(&mut self, s: &str) {
+        if s.len() >= 8 && !self.secrets.iter().any(|have| have == s) {
+            self.secrets.push(s.to_string());
+        }
+    }
+
+    /// Tokens of `id` as stored right now (they change with every refresh).
+    fn tokens_of(&mut self, env: &Env, id: &str) {
+        let mut options = mcpauth_vault::VaultOptions::from_env().expect("options");
+        options.home = env.home.clone();
+        options.keyring_service = env.service.clone();
+        let vault = mcpauth_vault::Vault::open(options).expect("vault");
+        if let Some(bundle) = vault.token_bundle(id).expect("keyring") {
+            self.secret(&bundle.access_token);
+            for t in [&bundle.refresh_token, &bundle.id_token]
+                .into_iter()
+                .flatten()
+            {
+                self.secret(t);
+                // A JWT's signature part alone is enough to identify it.
+                if let Some(sig) = t.rsplit('.').next() {
+                    self.secret(sig);
+                }
+            }
+        }
+    }
+
+    /// Runs a command with the most verbose logging and keeps its output.
+    fn run(&mut self, env: &Env, args: &[&str], prints_token: bool) -> std::process::Output {
+        let out = env
+            .cmd()
+            .env("MCPAUTH_LOG", "trace")
+            .args(args)
+            .output()
+            .expect("run");
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        if !prints_token {
+            self.texts
+                .push((format!("stdout of {args:?}"), out.stdout.clone()));
+        }
+        self.texts
+            .push((format!("stderr of {args:?}"), out.stderr.clone()));
+        out
+    }
+
+    fn files_under(&mut self, dir: &Path) {
+        let mut stack = vec![dir.to_path_buf()];
+        while let Some(d) = stack.pop() {
+            for entry in std::fs::read_dir(&d).expect("read dir").flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else if let Ok(bytes) = std::fs::read(&path) {
+                    self.texts.push((path.display().to_string(), bytes));
+                }
+            }
+        }
+    }
+
+    /// Every place a secret was found.
+    fn hits(&self) -> Vec<String> {
+        let mut hits = Vec::new();
+        for (what, bytes) in &self.texts {
+            for (i, secret) in self.secrets.iter().enumerate() {
+                if bytes.windows(secret.len()).any(|w| w == secret.as_bytes()) {
+                    hits.push(format!("secret #{i} in {what}"));
+                }
+            }
+        }
+        hits
+    }
+}
+
+/// SPEC §5.4 / issue 6: sign-in, refresh, upgrade, export, proxy, a confidential
+/// client, a private-key machine account and sign-out with `MCPAUTH_LOG=trace`;
+/// then no token, client secret or private key in any output (other than
+/// `token`'s stdout), any log line, or any file under MCPAUTH_HOME, the SQLite
+/// database and the exported config included.
+#[tokio::test]
+async fn canary_no_secret_leaves_the_keyring() {
+    let env = Env::new();
+    let mut canary = Canary::default();
+    let current = servers().mcp("current");
+    let basic_secret = servers().client_str("basic", "client_secret").to_string();
+    let pem = servers().client_str("es256", "private_key_pem").to_string();
+    canary.secret(&basic_secret);
+    for line in pem.lines().filter(|l| !l.starts_with("-----")) {
+        canary.secret(line);
+    }
+    let jwk = servers().client("es256")["private_jwk"]["d"]
+        .as_str()
+        .expect("the key's private part")
+        .to_string();
+    canary.secret(&jwk);
+
+    // A confidential client (client_secret_basic) signs in through the browser.
+    canary.run(
+        &env,
+        &[
+            "login",
+            current,
+            "--client-id",
+            "mcpauth-basic",
+            "--client-secret",
+            &basic_secret,
+            "--account-name",
+            "canary",
+        ],
+        false,
+    );
+    let id = env.only_account()["id"].as_str().expect("id").to_string();
+    canary.tokens_of(&env, &id);
+    let token = canary.run(&env, &["token", &id], true);
+    assert!(!token.stdout.is_empty());
+    for args in [
+        vec!["list"],
+        vec!["list", "--json"],
+        vec!["status", &id],
+        vec!["status", &id, "--json"],
+    ] {
+        canary.run(&env, &args, false);
+    }
+    canary.run(&env, &["refresh", &id], false);
+    canary.tokens_of(&env, &id);
+    canary.run(&env, &["scopes", "add", &id, "mcp:write"], false);
+    canary.tokens_of(&env, &id);
+    let export = env.home.join("export").join(".mcp.json");
+    std::fs::create_dir_all(export.parent().expect("dir")).expect("dir");
+    canary.run(
+        &env,
+        &[
+            "export",
+            "claude-code",
+            &id,
+            "--file",
+            export.to_str().expect("path"),
+            "--yes",
+        ],
+        false,
+    );
+
+    // The proxy under a real MCP client, logging at trace on its stderr.
+    let out = StdCommand::new("node")
+        .arg(repo().join("tests/servers/proxy-client.mjs"))
+        .args([env!("CARGO_BIN_EXE_mcpauth"), "proxy", &id])
+        .env("MCPAUTH_HOME", &env.home)
+        .env("MCPAUTH_KEYRING_SERVICE", &env.service)
+        .env("BROWSER", env.browser())
+        .env("MCPAUTH_LOG", "trace")
+        .stdin(Stdio::null())
+        .output()
+        .expect("node proxy client");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    canary.texts.push(("the proxy's stdout".into(), out.stdout));
+    canary.texts.push(("the proxy's stderr".into(), out.stderr));
+    canary.tokens_of(&env, &id);
+
+    // A machine account with a private key.
+    let key = env.home.join("keys").join("es256.pem");
+    std::fs::create_dir_all(key.parent().expect("dir")).expect("dir");
+    std::fs::write(&key, &pem).expect("write key");
+    canary.run(
+        &env,
+        &[
+            "login",
+            current,
+            "--grant",
+            "client-credentials",
+            "--client-id",
+            "mcpauth-es256",
+            "--scope",
+            "mcp:read",
+            "--account-name",
+            "machine",
+            "--private-key",
+            key.to_str().expect("path"),
+        ],
+        false,
+    );
+    // The key file is the user's own; take it away before scanning our files.
+    std::fs::remove_file(&key).expect("remove key");
+    let list = env.json(&["list", "--json"]);
+    let machine = list["accounts"]
+        .as_array()
+        .expect("accounts")
+        .iter()
+        .find(|a| a["kind"] == "machine")
+        .and_then(|a| a["id"].as_str())
+        .expect("machine account")
+        .to_string();
+    canary.run(&env, &["token", &machine], true);
+    canary.tokens_of(&env, &machine);
+
+    // Sign out of both (the last tokens were collected above).
+    canary.run(&env, &["logout", &id], false);
+    canary.run(&env, &["logout", &machine], false);
+
+    canary.files_under(&env.home);
+    let scanned_db = canary
+        .texts
+        .iter()
+        .any(|(what, _)| what.ends_with("accounts.sqlite3"));
+    assert!(scanned_db, "the database was scanned");
+    assert!(
+        canary.secrets.len() >= 8,
+        "the canary knows the secrets it looks for ({})",
+        canary.secrets.len()
+    );
+    let logged = canary
+        .texts
+        .iter()
+        .filter(|(what, _)| what.starts_with("stderr"))
+        .map(|(_, b)| b.len())
+        .sum::<usize>();
+    assert!(
+        logged > 10_000,
+        "trace logging was on ({logged} bytes of stderr)"
+    );
+    let hits = canary.hits();
+    assert!(hits.is_empty(), "secrets leaked: {hits:#?}");
+}
