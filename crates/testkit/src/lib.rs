@@ -2,6 +2,7 @@
 //! `tests/servers`, a driver for the authorization server's login pages, a
 //! minimal MCP client, and an HTTP client that records where it went.
 
+pub mod hostile;
 mod recording;
 mod servers;
 
