@@ -50,12 +50,48 @@ async function introspectActive(servers, token) {
   return (await res.json()).active;
 }
 
+/**
+ * Records, inside the webview, every IPC answer it receives from now on. Tauri
+ * delivers each command's result and each event's payload by looking up a
+ * registered callback in `__TAURI_INTERNALS__.callbacks` and calling it; the
+ * recorder wraps that lookup, so it sees exactly what crosses into the page,
+ * whoever asked for it.
+ */
+async function recordIpc(b) {
+  await b.execute(() => {
+    if (window.__ipcLog) return;
+    window.__ipcLog = [];
+    const callbacks = window.__TAURI_INTERNALS__.callbacks;
+    const get = callbacks.get.bind(callbacks);
+    callbacks.get = (id) => {
+      const callback = get(id);
+      if (!callback) return callback;
+      return (data) => {
+        let text;
+        try { text = JSON.stringify(data) ?? String(data); } catch { text = String(data); }
+        window.__ipcLog.push(text);
+        return callback(data);
+      };
+    };
+  });
+}
+
 describe('the desktop app', () => {
   const app = useApp({ servers: true });
   let first; // the account the loopback sign-in adds
+  const secrets = new Set(); // every token the keyring held during the run
+
+  /** Remembers the tokens the keyring holds for every account now. */
+  async function remember(b) {
+    for (const account of await accounts(b)) {
+      const bundle = keyringBundle(app, account.id);
+      for (const t of [bundle.access_token, bundle.refresh_token, bundle.id_token]) if (t) secrets.add(t);
+    }
+  }
 
   it('adds the current MCP server and signs in through the loopback redirect', async () => {
     const b = app.browser;
+    await recordIpc(b);
     await go(b, '#/add');
     await type(b, 'add-url', app.servers.mcp.current);
     await click(b, 'add-discover');
@@ -77,6 +113,7 @@ describe('the desktop app', () => {
     const row = byTestId(b, 'account-row');
     await row.waitForDisplayed();
     assert.match(await byTestId(b, 'status-chip').getText(), /active|expires/i);
+    await remember(b);
     await app.screenshot('accounts-after-loopback-sign-in');
   });
 
@@ -103,6 +140,7 @@ describe('the desktop app', () => {
     const added = (await accounts(b)).find((a) => a.name === 'via deep link');
     assert.ok(added, 'named as asked');
     assert.equal(added.client_id, 'mcpauth-public');
+    await remember(b);
     await app.screenshot('deep-link-sign-in');
   });
 
@@ -132,6 +170,7 @@ describe('the desktop app', () => {
     assert.ok(detail.activity.some((a) => a.kind === 'upgrade' && /invalid_scope/.test(a.summary)), 'the refused refresh is in the timeline');
     await go(b, `#/account/${first.id}`);
     await waitForText(b, 'mcp:write');
+    await remember(b);
     await app.screenshot('upgraded-scopes');
   });
 
@@ -169,7 +208,36 @@ describe('the desktop app', () => {
     assert.ok(machine, 'a machine account');
     assert.equal(machine.client_auth, 'private_key_jwt');
     assert.equal(machine.status.state, 'active');
+    await remember(b);
     await app.screenshot('machine-account');
+  });
+
+  it('hands the webview no token outside reveal (IPC answers and events inspected)', async () => {
+    const b = app.browser;
+    // Every read command once more, for every account, on top of what the UI called.
+    await invoke(b, 'get_settings');
+    await invoke(b, 'app_info');
+    await invoke(b, 'import_candidates');
+    await invoke(b, 'pending_notices');
+    for (const account of await accounts(b)) {
+      await invoke(b, 'account_detail', { id: account.id });
+      await invoke(b, 'export_preview', { target: 'claude-code', id: account.id, path: join(app.work, 'preview.mcp.json') });
+      await invoke(b, 'refresh_now', { id: account.id });
+    }
+    await remember(b);
+    const log = await b.execute(() => window.__ipcLog);
+    assert.ok(log.length > 20, `the recorder saw the UI's traffic (${log.length} answers)`);
+    assert.ok(secrets.size >= 5, `tokens known to the check (${secrets.size})`);
+    const leaks = [];
+    log.forEach((answer, i) => {
+      for (const secret of secrets) if (answer.includes(secret)) leaks.push(`answer #${i}: ${answer.slice(0, 60)}…`);
+    });
+    // The positive control: reveal hands over the current token, and the recorder sees it.
+    const revealed = await invoke(b, 'reveal_token', { id: first.id });
+    assert.ok(secrets.has(revealed), 'reveal_token returns the stored access token');
+    const after = await b.execute(() => window.__ipcLog);
+    assert.ok(after.slice(log.length).some((answer) => answer.includes(revealed)), 'the recorder sees a token when one is sent');
+    assert.deepEqual(leaks, [], 'IPC answers that carried a token');
   });
 
   it('signs out with revocation; introspection says the grant is gone', async () => {
