@@ -74,9 +74,9 @@ fi
 if [[ "${E2E_SKIP_BUILD:-}" != 1 ]]; then
     step "building the web front end (ui/dist)"
     npm --prefix ui run build --silent >/dev/null
-    step "building the app (cargo build -p mcpauth-app)"
+    step "building the app and the command (cargo build -p mcpauth-app -p mcpauth-cli)"
     t0=$(now)
-    cargo build -p mcpauth-app --locked
+    cargo build -p mcpauth-app -p mcpauth-cli --locked
     say "app built in $(since "$t0")"
 fi
 app=${MCPAUTH_APP:-$CARGO_TARGET_DIR/debug/mcpauth-app}

@@ -74,6 +74,13 @@ impl Servers {
         }
     }
 
+    /// Kills the servers at once (SIGKILL), as a crash would.
+    pub fn kill(&self) {
+        let mut child = self.child.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+
     /// Token requests the main authorization server granted, by grant type.
     pub async fn grants(&self, grant_type: &str) -> u64 {
         self.stats().await["success"][grant_type]

@@ -5,6 +5,9 @@
 //!   vault_probe token <account> <count>    print a fresh token <count> times
 //!   vault_probe refresh-loop <account>     refresh over and over (until killed)
 //!   vault_probe sign-in <mcp-url> <user>   sign in, playing the user in the AS pages
+//!   vault_probe refresh <account>          refresh once
+//!   vault_probe check <account>            integrity, then a refresh: `usable` (refreshed, record
+//!                                          and keyring agree) or `needs-sign-in`; fails otherwise
 //!   vault_probe list                       print the accounts as JSON
 
 use std::process::ExitCode;
@@ -60,11 +63,43 @@ async fn run(args: &[String]) -> Result<(), String> {
             println!("{}", account.map_err(|e| e.to_string())?.id);
             Ok(())
         }
+        ["refresh", account] => {
+            vault.refresh_now(account).await.map_err(|e| e.to_string())?;
+            println!("refreshed");
+            Ok(())
+        }
+        ["check", account] => {
+            if !vault.integrity_ok().map_err(|e| e.to_string())? {
+                return Err("the database fails its integrity check".into());
+            }
+            match vault.refresh_now(account).await {
+                Ok(_) => {
+                    let record = vault.account(account).map_err(|e| e.to_string())?;
+                    let bundle = vault
+                        .token_bundle(&record.id)
+                        .map_err(|e| e.to_string())?
+                        .ok_or("the keyring holds no tokens for a usable account")?;
+                    if bundle.generation != record.generation {
+                        return Err(format!(
+                            "record generation {} but keyring generation {}",
+                            record.generation, bundle.generation
+                        ));
+                    }
+                    println!("usable");
+                    Ok(())
+                }
+                Err(mcpauth_vault::Error::NeedsSignIn { .. }) => {
+                    println!("needs-sign-in");
+                    Ok(())
+                }
+                Err(e) => Err(e.to_string()),
+            }
+        }
         ["list"] => {
             let accounts = vault.list().map_err(|e| e.to_string())?;
             println!("{}", serde_json::to_string(&accounts).map_err(|e| e.to_string())?);
             Ok(())
         }
-        _ => Err("usage: vault_probe token <account> <count> | refresh-loop <account> | sign-in <mcp-url> <user> | list".into()),
+        _ => Err("usage: vault_probe token <account> <count> | refresh-loop <account> | sign-in <mcp-url> <user> | refresh <account> | check <account> | list".into()),
     }
 }

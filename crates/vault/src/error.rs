@@ -65,9 +65,14 @@ pub enum Error {
 
 impl Error {
     pub(crate) fn db(path: &std::path::Path, e: impl std::fmt::Display) -> Self {
+        let mut message = e.to_string();
+        // SQLite says "database or disk is full"; say what to do about it.
+        if message.contains("disk is full") {
+            message.push_str("; free some space on that disk and try again");
+        }
         Self::Database {
             path: path.display().to_string(),
-            message: e.to_string(),
+            message,
         }
     }
 
