@@ -480,12 +480,23 @@ pub fn import_candidates(state: State<'_, AppState>) -> Result<Vec<ImportCandida
 }
 
 #[tauri::command]
-pub fn get_settings(state: State<'_, AppState>) -> Settings {
-    state.settings()
+pub fn get_settings(app: AppHandle, state: State<'_, AppState>) -> Settings {
+    use tauri_plugin_autostart::ManagerExt;
+    let mut settings = state.settings();
+    // The login item is the truth: the user may have removed it elsewhere.
+    if let Ok(enabled) = app.autolaunch().is_enabled() {
+        settings.start_at_login = enabled;
+    }
+    settings
 }
 
 #[tauri::command]
-pub fn set_settings(state: State<'_, AppState>, settings: Settings) -> Result<Settings> {
+pub fn set_settings(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    settings: Settings,
+) -> Result<Settings> {
+    use tauri_plugin_autostart::ManagerExt;
     if let Some(url) = settings
         .client_metadata_url
         .as_deref()
@@ -498,6 +509,27 @@ pub fn set_settings(state: State<'_, AppState>, settings: Settings) -> Result<Se
             "failure",
             "the redirect is loopback or deep_link",
         ));
+    }
+    let autostart = app.autolaunch();
+    if autostart.is_enabled().ok() != Some(settings.start_at_login) {
+        let changed = if settings.start_at_login {
+            autostart.enable()
+        } else {
+            autostart.disable()
+        };
+        changed.map_err(|e| {
+            AppError::new(
+                "failure",
+                format!(
+                    "could not {} starting at login: {e}",
+                    if settings.start_at_login {
+                        "turn on"
+                    } else {
+                        "turn off"
+                    }
+                ),
+            )
+        })?;
     }
     let json = serde_json::to_vec_pretty(&settings)
         .map_err(|e| AppError::new("failure", e.to_string()))?;

@@ -300,6 +300,10 @@ pub struct Settings {
     /// The smallest refresh margin, in seconds (applies from the next start).
     #[ts(type = "number")]
     pub refresh_skew_secs: u64,
+    /// Start (in the tray) when the user logs in. Read from and written to the
+    /// system's login items, not only this file.
+    #[serde(default)]
+    pub start_at_login: bool,
 }
 
 impl Default for Settings {
@@ -308,6 +312,7 @@ impl Default for Settings {
             redirect: "loopback".into(),
             client_metadata_url: None,
             refresh_skew_secs: 60,
+            start_at_login: false,
         }
     }
 }

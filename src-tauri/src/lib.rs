@@ -82,6 +82,9 @@ fn start_scheduler(app: &AppHandle) {
     });
 }
 
+/// The argument the login item starts the app with: start in the tray, window hidden.
+pub const HIDDEN_ARG: &str = "--hidden";
+
 /// Builds the app and runs it until its last window closes.
 pub fn run() {
     let result = tauri::Builder::default()
@@ -93,6 +96,15 @@ pub fn run() {
         .plugin(tauri_plugin_deep_link::init())
         .plugin(tauri_plugin_clipboard_manager::init())
         .plugin(tauri_plugin_notification::init())
+        // Start at login (Settings): an XDG autostart entry on Linux, a launch
+        // agent on macOS, the Run key on Windows; started that way the app stays
+        // in the tray. Controlled only through get_settings/set_settings.
+        .plugin(
+            tauri_plugin_autostart::Builder::new()
+                .app_name("MCP Auth")
+                .args([HIDDEN_ARG])
+                .build(),
+        )
         .manage(links::LinkState::default())
         .setup(|app| {
             let state = state::AppState::open()
@@ -113,8 +125,16 @@ pub fn run() {
                     links::handle(app.handle(), url.as_str());
                 }
             }
-            if let Err(e) = setup_tray(app.handle()) {
-                eprintln!("mcpauth-app: no tray icon: {e}");
+            match setup_tray(app.handle()) {
+                Ok(()) => {
+                    // Started at login: stay in the tray until the user opens the window.
+                    if std::env::args().any(|a| a == HIDDEN_ARG) {
+                        if let Some(window) = app.get_webview_window("main") {
+                            let _ = window.hide();
+                        }
+                    }
+                }
+                Err(e) => eprintln!("mcpauth-app: no tray icon: {e}"),
             }
             start_scheduler(app.handle());
             Ok(())

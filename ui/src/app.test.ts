@@ -402,10 +402,16 @@ describe("settings", () => {
     expect((await el(root, "settings-storage")).textContent).toContain("Secret Service");
     click(await el(root, "settings-redirect-deep_link"));
     type($(root, "settings-cimd")!, "https://example.com/mcpauth.json");
+    click($(root, "settings-start-at-login")!);
     click($(root, "settings-save")!);
     await el(root, "settings-saved");
     expect(fake!.callsOf("set_settings")[0]?.args).toEqual({
-      settings: { redirect: "deep_link", client_metadata_url: "https://example.com/mcpauth.json", refresh_skew_secs: 60 },
+      settings: {
+        redirect: "deep_link",
+        client_metadata_url: "https://example.com/mcpauth.json",
+        refresh_skew_secs: 60,
+        start_at_login: true,
+      },
     });
   });
 

@@ -90,7 +90,12 @@ redirect: string, client_metadata_url: string | null,
 /**
  * The smallest refresh margin, in seconds (applies from the next start).
  */
-refresh_skew_secs: number, };
+refresh_skew_secs: number, 
+/**
+ * Start (in the tray) when the user logs in. Read from and written to the
+ * system's login items, not only this file.
+ */
+start_at_login: boolean, };
 
 export type AppInfo = { version: string, storage_backend: string, home: string, };
 

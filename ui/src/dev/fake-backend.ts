@@ -59,7 +59,7 @@ const isAppError = (v: unknown): v is AppError =>
 
 export function installFakeBackend(opts: FakeOptions = {}): FakeBackend {
   const accounts: AccountView[] = opts.accounts ?? [];
-  let settings: Settings = opts.settings ?? { redirect: "loopback", client_metadata_url: null, refresh_skew_secs: 60 };
+  let settings: Settings = opts.settings ?? { redirect: "loopback", client_metadata_url: null, refresh_skew_secs: 60, start_at_login: false };
   let pendingLink: SignInLink | null = opts.pendingLink ?? null;
   let signInCount = 0;
   const calls: Call[] = [];

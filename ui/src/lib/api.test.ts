@@ -59,7 +59,7 @@ describe("api", () => {
     await api.revealToken("a1");
     await api.importCandidates();
     await api.getSettings();
-    await api.setSettings({ redirect: "loopback", client_metadata_url: null, refresh_skew_secs: 60 });
+    await api.setSettings({ redirect: "loopback", client_metadata_url: null, refresh_skew_secs: 60, start_at_login: false });
     await api.appInfo();
     await api.pendingLink();
     expect(seen).toEqual([
@@ -80,7 +80,7 @@ describe("api", () => {
       { cmd: "reveal_token", args: { id: "a1" } },
       { cmd: "import_candidates", args: {} },
       { cmd: "get_settings", args: {} },
-      { cmd: "set_settings", args: { settings: { redirect: "loopback", client_metadata_url: null, refresh_skew_secs: 60 } } },
+      { cmd: "set_settings", args: { settings: { redirect: "loopback", client_metadata_url: null, refresh_skew_secs: 60, start_at_login: false } } },
       { cmd: "app_info", args: {} },
       { cmd: "pending_link", args: {} },
     ]);

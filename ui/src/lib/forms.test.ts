@@ -111,20 +111,26 @@ describe("machine account options", () => {
 
 describe("settings", () => {
   it("round-trips", () => {
-    const s = { redirect: "deep_link", client_metadata_url: "https://x.dev/client.json", refresh_skew_secs: 90 };
+    const s = {
+      redirect: "deep_link",
+      client_metadata_url: "https://x.dev/client.json",
+      refresh_skew_secs: 90,
+      start_at_login: true,
+    };
     expect(settingsFrom(settingsForm(s))).toEqual({ ok: true, value: s });
     expect(settingsForm({ ...s, redirect: "odd", client_metadata_url: null })).toEqual({
       redirect: "loopback",
       clientMetadataUrl: "",
       refreshSkewSecs: 90,
+      startAtLogin: true,
     });
   });
 
   it("checks the fields", () => {
-    const f = { redirect: "loopback" as const, clientMetadataUrl: "", refreshSkewSecs: "60" };
+    const f = { redirect: "loopback" as const, clientMetadataUrl: "", refreshSkewSecs: "60", startAtLogin: false };
     expect(settingsFrom(f)).toEqual({
       ok: true,
-      value: { redirect: "loopback", client_metadata_url: null, refresh_skew_secs: 60 },
+      value: { redirect: "loopback", client_metadata_url: null, refresh_skew_secs: 60, start_at_login: false },
     });
     expect(settingsFrom({ ...f, clientMetadataUrl: "http://x.dev/c.json" }).ok).toBe(false);
     expect(settingsFrom({ ...f, refreshSkewSecs: "-1" }).ok).toBe(false);

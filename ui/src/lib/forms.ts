@@ -116,6 +116,7 @@ export interface SettingsForm {
   clientMetadataUrl: string;
   /** A number from the number input, or the text typed. */
   refreshSkewSecs: number | string | null;
+  startAtLogin: boolean;
 }
 
 /** The settings to save from the Settings form. */
@@ -132,6 +133,7 @@ export function settingsFrom(form: SettingsForm): Result<Settings> {
     redirect: form.redirect,
     client_metadata_url: cimd ? cimd : null,
     refresh_skew_secs: skew,
+    start_at_login: form.startAtLogin,
   });
 }
 
@@ -141,5 +143,6 @@ export function settingsForm(s: Settings): SettingsForm {
     redirect: s.redirect === "deep_link" ? "deep_link" : "loopback",
     clientMetadataUrl: s.client_metadata_url ?? "",
     refreshSkewSecs: s.refresh_skew_secs,
+    startAtLogin: s.start_at_login,
   };
 }
