@@ -377,10 +377,21 @@ fn export_plan(
     let account = state.vault.account(id)?;
     let home = dirs::home_dir().ok_or_else(|| AppError::new("failure", "no home directory"))?;
     let config = dirs::config_dir().unwrap_or_else(|| home.join(".config"));
-    let cwd = std::env::current_dir().unwrap_or_else(|_| home.clone());
+    // The app has no project in view (its working directory is wherever the
+    // desktop started it): user-wide files unless the user names one.
     let path = path
+        .filter(|p| !p.trim().is_empty())
         .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| export::default_path(target, &cwd, &home, &config));
+        .unwrap_or_else(|| export::user_path(target, &home, &config));
+    if path.is_relative() {
+        return Err(AppError::new(
+            "failure",
+            format!(
+                "`{}` is a relative path; give the config file's full path",
+                path.display()
+            ),
+        ));
+    }
     let existing = std::fs::read_to_string(&path).ok();
     let entry = Entry::for_account(&account, "mcpauth");
     let new_text = export::apply(target, existing.as_deref(), &entry)

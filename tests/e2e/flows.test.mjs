@@ -182,8 +182,9 @@ describe('the desktop app', () => {
     await diff.waitForDisplayed({ timeout: 10_000 });
     assert.match(await diff.getText(), /headersHelper/);
     await click(b, 'export-write-claude-code');
-    const file = join(app.work, '.mcp.json');
-    await waitFor(() => existsSync(file), { message: '.mcp.json written' });
+    // No project in view: Claude Code's user-scope file (what `claude mcp add --scope user` edits).
+    const file = join(app.home, '.claude.json');
+    await waitFor(() => existsSync(file), { message: '~/.claude.json written' });
     const config = JSON.parse(readFileSync(file, 'utf8'));
     const entries = Object.values(config.mcpServers);
     assert.equal(entries.length, 1);

@@ -155,6 +155,18 @@ pub fn default_path(target: Target, cwd: &Path, home: &Path, config_dir: &Path) 
     }
 }
 
+/// Where the target's user-wide config lives: what an app with no project in view
+/// (the desktop app) should edit. Claude Code keeps user-scope servers in
+/// `~/.claude.json` (what `claude mcp add --scope user` writes), VS Code in its
+/// user profile's `mcp.json`; Cursor and Claude Desktop have only user files.
+pub fn user_path(target: Target, home: &Path, config_dir: &Path) -> PathBuf {
+    match target {
+        Target::ClaudeCode => home.join(".claude.json"),
+        Target::VsCode => config_dir.join("Code").join("User").join("mcp.json"),
+        Target::Cursor | Target::ClaudeDesktop => default_path(target, home, home, config_dir),
+    }
+}
+
 /// The new text of the config file with `entry` added, or replacing the entry of the same name.
 ///
 /// Everything else is kept as written: other entries, key order, comments, trailing commas,

@@ -397,6 +397,19 @@ fn default_paths() {
 }
 
 #[test]
+fn user_paths_for_an_app_without_a_project() {
+    let (home, config) = (Path::new("/h"), Path::new("/c"));
+    let path = |t| user_path(t, home, config);
+    assert_eq!(path(Target::ClaudeCode), Path::new("/h/.claude.json"));
+    assert_eq!(path(Target::VsCode), Path::new("/c/Code/User/mcp.json"));
+    assert_eq!(path(Target::Cursor), Path::new("/h/.cursor/mcp.json"));
+    assert_eq!(
+        path(Target::ClaudeDesktop),
+        Path::new("/c/Claude/claude_desktop_config.json")
+    );
+}
+
+#[test]
 fn unified_diff_has_headers_hunks_and_three_lines_of_context() {
     let new = apply_ok(Target::ClaudeCode, Some(CLAUDE_CODE), &entry("acct-1"));
     let diff = unified_diff(Path::new("/p/.mcp.json"), CLAUDE_CODE, &new);
