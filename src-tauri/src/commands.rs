@@ -73,15 +73,78 @@ fn jwt_claim(jwt: &str, claim: &str) -> Option<String> {
 
 #[tauri::command]
 pub async fn discover(
+    app: AppHandle,
     state: State<'_, AppState>,
     url: String,
     authorization_server: Option<String>,
+    request: Option<String>,
 ) -> Result<DiscoveryPreview> {
+    use mcpauth_core::discovery::DiscoveryProgress;
     let http = mcpauth_core::http::ReqwestHttp::new()?;
     let options = mcpauth_core::discovery::DiscoverOptions {
         authorization_server,
     };
-    let found = mcpauth_core::discovery::discover(&http, &url, &options).await?;
+    // Each step goes to the front end as it resolves; an error belongs to the
+    // step after the last one reported.
+    let steps = std::sync::Mutex::new(Vec::<DiscoveryStep>::new());
+    let report = |progress: DiscoveryProgress| {
+        let step = match progress {
+            DiscoveryProgress::Probed { challenge, .. } => DiscoveryStep {
+                name: STEP_NAMES[0].into(),
+                detail: format!(
+                    "{url} asked for a token{}",
+                    challenge
+                        .as_ref()
+                        .and_then(|c| c.scope.as_ref())
+                        .map(|s| format!(" (scope {s})"))
+                        .unwrap_or_default()
+                ),
+            },
+            DiscoveryProgress::ResourceMetadata { url, resource, .. } => DiscoveryStep {
+                name: STEP_NAMES[1].into(),
+                detail: match url {
+                    Some(u) => format!("{u} → resource {resource}"),
+                    None => {
+                        "none: a 2025-03-26 server; the authorization server is its origin".into()
+                    }
+                },
+            },
+            DiscoveryProgress::AuthorizationServer {
+                issuer,
+                metadata_url,
+            } => DiscoveryStep {
+                name: STEP_NAMES[2].into(),
+                detail: format!(
+                    "{issuer} ({})",
+                    metadata_url
+                        .as_deref()
+                        .unwrap_or("no metadata: default endpoints")
+                ),
+            },
+        };
+        let mut steps = steps.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(request) = &request {
+            let _ = app.emit(
+                "discovery-step",
+                DiscoveryStepEvent {
+                    request: request.clone(),
+                    index: steps.len() as u32,
+                    step: step.clone(),
+                },
+            );
+        }
+        steps.push(step);
+    };
+    let found =
+        match mcpauth_core::discovery::discover_reporting(&http, &url, &options, &report).await {
+            Ok(found) => found,
+            Err(e) => {
+                let done = steps.lock().unwrap_or_else(|e| e.into_inner()).len();
+                let mut error = AppError::from(e);
+                error.step = Some(STEP_NAMES[done.min(STEP_NAMES.len() - 1)].into());
+                return Err(error);
+            }
+        };
     let settings = state.settings();
     let registration = if found.metadata.client_id_metadata_document_supported
         && settings.client_metadata_url.is_some()
@@ -98,41 +161,22 @@ pub async fn discover(
         .and_then(|c| c.scope.clone())
         .map(|s| s.split_whitespace().map(str::to_string).collect())
         .unwrap_or_default();
-    let mut steps = vec![DiscoveryStep {
-        name: "MCP server".into(),
-        detail: format!(
-            "{} asked for a token{}",
-            found.mcp_url,
-            found
-                .challenge
-                .as_ref()
-                .and_then(|c| c.scope.as_ref())
-                .map(|s| format!(" (scope {s})"))
-                .unwrap_or_default()
-        ),
-    }];
-    steps.push(DiscoveryStep {
-        name: "Protected resource metadata".into(),
-        detail: match &found.resource_metadata_url {
-            Some(u) => format!("{u} → resource {}", found.resource),
-            None => "none: a 2025-03-26 server; the authorization server is its origin".into(),
-        },
-    });
-    steps.push(DiscoveryStep {
-        name: "Authorization server".into(),
-        detail: format!(
-            "{} ({})",
-            found.issuer,
-            found
-                .metadata_url
-                .as_deref()
-                .unwrap_or("no metadata: default endpoints")
-        ),
-    });
-    steps.push(DiscoveryStep {
-        name: "Client registration".into(),
+    let mut steps = steps.into_inner().unwrap_or_else(|e| e.into_inner());
+    let registration_step = DiscoveryStep {
+        name: STEP_NAMES[3].into(),
         detail: registration.replace('_', " "),
-    });
+    };
+    if let Some(request) = &request {
+        let _ = app.emit(
+            "discovery-step",
+            DiscoveryStepEvent {
+                request: request.clone(),
+                index: steps.len() as u32,
+                step: registration_step.clone(),
+            },
+        );
+    }
+    steps.push(registration_step);
     Ok(DiscoveryPreview {
         authorization_servers: found
             .resource_metadata
@@ -151,6 +195,14 @@ pub async fn discover(
         steps,
     })
 }
+
+/// The discovery steps as the Add server screen names them (ui/src/lib/errors.ts).
+const STEP_NAMES: [&str; 4] = [
+    "MCP server",
+    "Protected resource metadata",
+    "Authorization server",
+    "Client registration",
+];
 
 fn scopes_of(list: &[String]) -> Option<Scopes> {
     let s = Scopes::parse(&list.join(" "));

@@ -11,6 +11,10 @@ use ts_rs::TS;
 pub struct AppError {
     pub kind: String,
     pub message: String,
+    /// For a failed discovery: the step that failed (as in [`DiscoveryStep::name`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub step: Option<String>,
 }
 
 impl From<mcpauth_vault::Error> for AppError {
@@ -28,6 +32,7 @@ impl From<mcpauth_vault::Error> for AppError {
         Self {
             kind: kind.into(),
             message: e.to_string(),
+            step: None,
         }
     }
 }
@@ -43,6 +48,7 @@ impl AppError {
         Self {
             kind: kind.into(),
             message: message.into(),
+            step: None,
         }
     }
 }
@@ -201,10 +207,20 @@ pub struct DiscoveryPreview {
     pub steps: Vec<DiscoveryStep>,
 }
 
-#[derive(Debug, Serialize, TS)]
+#[derive(Debug, Clone, Serialize, TS)]
 pub struct DiscoveryStep {
     pub name: String,
     pub detail: String,
+}
+
+/// A discovery step that resolved, sent while `discover` runs (event `discovery-step`).
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct DiscoveryStepEvent {
+    /// The id the front end gave its `discover` call.
+    pub request: String,
+    /// 0 for the first step.
+    pub index: u32,
+    pub step: DiscoveryStep,
 }
 
 /// How to sign in.
@@ -341,6 +357,7 @@ pub fn bindings() -> String {
         ActivityView::decl(&cfg),
         AccountDetail::decl(&cfg),
         DiscoveryStep::decl(&cfg),
+        DiscoveryStepEvent::decl(&cfg),
         DiscoveryPreview::decl(&cfg),
         SignInOptions::decl(&cfg),
         SignInStarted::decl(&cfg),

@@ -15,7 +15,7 @@
 // The lower-level pieces (startServers, startDriver, openSession,
 // launchSecondInstance, …) are exported too.
 
-import { spawn, execFile } from 'node:child_process';
+import { spawn, execFile, execFileSync } from 'node:child_process';
 import { once } from 'node:events';
 import {
   closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readdirSync,
@@ -610,6 +610,17 @@ export async function launchSecondInstance(env, url, { binary = appBinary(), arg
   return { ...result, stdout, stderr, ms: Date.now() - started, timedOut };
 }
 
+/** True while some app instance owns tauri-plugin-single-instance's D-Bus name on the session bus. */
+export function singleInstanceNameOwned(env = process.env) {
+  try {
+    const names = execFileSync('gdbus', ['call', '--session', '--dest', 'org.freedesktop.DBus',
+      '--object-path', '/org/freedesktop/DBus', '--method', 'org.freedesktop.DBus.ListNames'], { env, encoding: 'utf8', timeout: 5000 });
+    return names.includes('.SingleInstance');
+  } catch {
+    return false;
+  }
+}
+
 /** Opens `url` the way the desktop would (`gio open`, needs the handler registered by the app). */
 export async function openWithGio(env, url, { timeout = 20_000 } = {}) {
   return new Promise((done) => {
@@ -771,6 +782,10 @@ export async function startApp(opts = {}) {
       }
       await waitFor(() => appPids(runId, ctx.appBinary).length === 0, { timeout: 5000, message: 'the app to exit after SIGTERM' });
     }
+    // Gone from the process table is not yet gone from the bus: a launch before
+    // the single-instance name is released would hand itself to the dying app.
+    await waitFor(() => !singleInstanceNameOwned(ctx.env), { timeout: 5000, message: 'the single-instance D-Bus name released' })
+      .catch(() => {});
   };
 
   /** Quits and launches the app again (same MCPAUTH_HOME, keyring service, HOME). */

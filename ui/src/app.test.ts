@@ -193,6 +193,30 @@ describe("add server", () => {
     expect(states).toEqual(["done", "done", "done", "failed"]);
   });
 
+  it("shows steps as they resolve and the step the backend says failed", async () => {
+    const { root } = await boot(
+      {
+        accounts: [],
+        discoverSteps: [
+          { name: "MCP server", detail: "https://mcp.example.com/mcp asked for a token" },
+          { name: "Protected resource metadata", detail: "https://mcp.example.com/.well-known/… → resource" },
+        ],
+        discoverDelayMs: 300,
+        // A message the wording heuristics would place elsewhere: the backend's step wins.
+        discover: { kind: "protocol", message: "could not reach https://as.example", step: "Authorization server" },
+      },
+      "#/add",
+    );
+    type(await el(root, "add-url"), "https://mcp.example.com/mcp");
+    click($(root, "add-discover")!);
+    const live = await el(root, "discovery-live");
+    await until(() => live.querySelectorAll("li[data-state=done]").length === 2, "two steps resolved");
+    expect([...live.querySelectorAll("li")].map((li) => li.dataset.state)).toEqual(["done", "done", "running", "skipped"]);
+    const err = await el(root, "banner-error");
+    expect(err.dataset.step).toBe("Authorization server");
+    expect([...err.querySelectorAll("li")].map((li) => li.dataset.state)).toEqual(["done", "done", "failed", "skipped"]);
+  });
+
   it("refuses a URL that is not http(s) without calling the backend", async () => {
     const { root, fake } = await boot({ accounts: [] }, "#/add");
     type(await el(root, "add-url"), "javascript:alert(1)");
@@ -214,6 +238,7 @@ describe("add server", () => {
     expect(fake!.callsOf("discover")[1]?.args).toEqual({
       url: "https://mcp.example.com/mcp",
       authorizationServer: "https://b.example",
+      request: expect.any(String),
     });
   });
 });

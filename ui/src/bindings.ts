@@ -1,6 +1,10 @@
 // Generated from src-tauri/src/dto.rs by `cargo test -p mcpauth-app` with UPDATE_BINDINGS=1. Do not edit.
 
-export type AppError = { kind: string, message: string, };
+export type AppError = { kind: string, message: string, 
+/**
+ * For a failed discovery: the step that failed (as in [`DiscoveryStep::name`]).
+ */
+step?: string, };
 
 export type StatusView = { 
 /**
@@ -31,6 +35,16 @@ token_masked: string | null,
 audience: string | null, };
 
 export type DiscoveryStep = { name: string, detail: string, };
+
+export type DiscoveryStepEvent = { 
+/**
+ * The id the front end gave its `discover` call.
+ */
+request: string, 
+/**
+ * 0 for the first step.
+ */
+index: number, step: DiscoveryStep, };
 
 export type DiscoveryPreview = { mcp_url: string, resource: string, resource_metadata_url: string | null, authorization_servers: Array<string>, issuer: string, metadata_url: string | null, 
 /**

@@ -88,11 +88,43 @@ pub struct DiscoverOptions {
     pub authorization_server: Option<String>,
 }
 
+/// A discovery step that has just resolved, for a front end that shows them as
+/// they come (the first error after the last one reported belongs to the next step).
+#[derive(Debug, Clone)]
+pub enum DiscoveryProgress {
+    /// The MCP server answered the probe and asked for a token.
+    Probed {
+        status: u16,
+        challenge: Option<BearerChallenge>,
+    },
+    /// The protected resource metadata was read (`None`: a server without one).
+    ResourceMetadata {
+        url: Option<String>,
+        resource: String,
+        authorization_servers: Vec<String>,
+    },
+    /// The authorization server's metadata was read and checked.
+    AuthorizationServer {
+        issuer: String,
+        metadata_url: Option<String>,
+    },
+}
+
 /// Runs the whole of SPEC §1 for an MCP server URL.
 pub async fn discover(
     http: &dyn HttpClient,
     mcp_url: &str,
     options: &DiscoverOptions,
+) -> Result<Discovery> {
+    discover_reporting(http, mcp_url, options, &|_| {}).await
+}
+
+/// [`discover`], calling `report` as each step resolves.
+pub async fn discover_reporting(
+    http: &dyn HttpClient,
+    mcp_url: &str,
+    options: &DiscoverOptions,
+    report: &(dyn Fn(DiscoveryProgress) + Send + Sync),
 ) -> Result<Discovery> {
     let url = parse_url(mcp_url)?;
     let probe = probe(http, &url).await?;
@@ -112,6 +144,10 @@ pub async fn discover(
         }
     }
     let challenge = probe.challenges.into_iter().next();
+    report(DiscoveryProgress::Probed {
+        status: probe.status,
+        challenge: challenge.clone(),
+    });
     let hinted = challenge
         .as_ref()
         .and_then(|c| c.resource_metadata.as_deref());
@@ -119,8 +155,17 @@ pub async fn discover(
         Some((prm_url, prm)) => {
             let resource = check_resource(&prm_url, &prm, &url)?;
             let issuer = choose_issuer(&prm_url, &prm, options)?;
+            report(DiscoveryProgress::ResourceMetadata {
+                url: Some(prm_url.to_string()),
+                resource: resource.clone(),
+                authorization_servers: prm.authorization_servers.clone(),
+            });
             let (metadata_url, metadata) =
                 fetch_authorization_server_metadata(http, &issuer).await?;
+            report(DiscoveryProgress::AuthorizationServer {
+                issuer: issuer.clone(),
+                metadata_url: Some(metadata_url.to_string()),
+            });
             Ok(Discovery {
                 mcp_url: canonical_resource(&url),
                 resource,
@@ -134,7 +179,16 @@ pub async fn discover(
             })
         }
         None => {
+            report(DiscoveryProgress::ResourceMetadata {
+                url: None,
+                resource: canonical_resource(&url),
+                authorization_servers: Vec::new(),
+            });
             let (metadata_url, metadata) = legacy_metadata(http, &url).await?;
+            report(DiscoveryProgress::AuthorizationServer {
+                issuer: metadata.issuer.clone(),
+                metadata_url: metadata_url.as_ref().map(|u| u.to_string()),
+            });
             Ok(Discovery {
                 mcp_url: canonical_resource(&url),
                 resource: canonical_resource(&url),

@@ -638,3 +638,53 @@ async fn a_pasted_redirect_url_completes_a_sign_in() {
         .expect("exchange");
     assert_eq!(jwt_claims(done.tokens.access_token.secret())["sub"], "bob");
 }
+
+/// The steps are reported as they resolve, in order, for a current and a legacy server;
+/// a failure comes after the last step that passed.
+#[tokio::test]
+async fn discovery_reports_each_step_as_it_resolves() {
+    use mcpauth_core::discovery::{discover_reporting, DiscoveryProgress};
+    use std::sync::Mutex;
+    let s = servers();
+    for (name, legacy) in [("current", false), ("legacy", true)] {
+        let seen = Mutex::new(Vec::new());
+        let found = discover_reporting(
+            &RecordingHttp::new(),
+            s.mcp(name),
+            &DiscoverOptions::default(),
+            &|p| seen.lock().expect("lock").push(p),
+        )
+        .await
+        .expect("discovery");
+        let seen = seen.into_inner().expect("lock");
+        assert_eq!(seen.len(), 3, "{name}: {seen:?}");
+        assert!(matches!(
+            &seen[0],
+            DiscoveryProgress::Probed { status: 401, .. }
+        ));
+        match &seen[1] {
+            DiscoveryProgress::ResourceMetadata { url, resource, .. } => {
+                assert_eq!(url.is_none(), legacy, "{name}");
+                assert_eq!(resource, &found.resource);
+            }
+            other => panic!("{other:?}"),
+        }
+        match &seen[2] {
+            DiscoveryProgress::AuthorizationServer { issuer, .. } => {
+                assert_eq!(issuer, &found.issuer)
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    // An MCP URL that is not a server: nothing reported before the error.
+    let seen = Mutex::new(0);
+    let error = discover_reporting(
+        &RecordingHttp::new(),
+        &format!("{}/nothing-here", s.issuer()),
+        &DiscoverOptions::default(),
+        &|_| *seen.lock().expect("lock") += 1,
+    )
+    .await
+    .expect_err("not an MCP server");
+    assert_eq!(*seen.lock().expect("lock"), 0, "{error}");
+}

@@ -11,6 +11,7 @@ import type {
   AppError,
   AppInfo,
   DiscoveryPreview,
+  DiscoveryStep,
   ImportCandidateView,
   MachineAccountOptions,
   Settings,
@@ -26,6 +27,10 @@ export interface FakeOptions {
   accounts?: AccountView[];
   /** discover answers this, or rejects with it when it is an AppError. */
   discover?: DiscoveryPreview | AppError;
+  /** Steps discover reports as `discovery-step` events before it answers. */
+  discoverSteps?: DiscoveryStep[];
+  /** How long discover takes after its last step. */
+  discoverDelayMs?: number;
   /** upgrade_scopes: "refresh" grants at once, "browser" starts a sign-in. */
   upgrade?: "refresh" | "browser";
   signOut?: Partial<SignOutResult>;
@@ -102,7 +107,11 @@ export function installFakeBackend(opts: FakeOptions = {}): FakeBackend {
   const handlers: Record<string, (args: Record<string, unknown>) => unknown> = {
     list_accounts: () => structuredClone(accounts),
     account_detail: ({ id }): AccountDetail => fx.detail(structuredClone(find(id as string))),
-    discover: () => {
+    discover: async ({ request }) => {
+      for (const [index, step] of (opts.discoverSteps ?? []).entries()) {
+        if (typeof request === "string") await emit("discovery-step", { request, index, step });
+      }
+      if (opts.discoverDelayMs) await new Promise((r) => setTimeout(r, opts.discoverDelayMs));
       const d = opts.discover ?? fx.preview();
       if (isAppError(d)) throw d;
       return d;

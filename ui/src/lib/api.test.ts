@@ -65,8 +65,8 @@ describe("api", () => {
     expect(seen).toEqual([
       { cmd: "list_accounts", args: {} },
       { cmd: "account_detail", args: { id: "a1" } },
-      { cmd: "discover", args: { url: "https://m/mcp", authorizationServer: null } },
-      { cmd: "discover", args: { url: "https://m/mcp", authorizationServer: "https://as" } },
+      { cmd: "discover", args: { url: "https://m/mcp", authorizationServer: null, request: null } },
+      { cmd: "discover", args: { url: "https://m/mcp", authorizationServer: "https://as", request: null } },
       { cmd: "begin_sign_in", args: { options } },
       { cmd: "cancel_sign_in", args: { id: "s1" } },
       { cmd: "refresh_now", args: { id: "a1" } },

@@ -10,6 +10,7 @@ import type {
   AccountView,
   AppInfo,
   DiscoveryPreview,
+  DiscoveryStepEvent,
   ExportPreview,
   ImportCandidateView,
   MachineAccountOptions,
@@ -51,8 +52,9 @@ async function call<T>(command: string, args?: Record<string, unknown>): Promise
 export const api = {
   listAccounts: () => call<AccountView[]>("list_accounts"),
   accountDetail: (id: string) => call<AccountDetail>("account_detail", { id }),
-  discover: (url: string, authorizationServer: string | null = null) =>
-    call<DiscoveryPreview>("discover", { url, authorizationServer }),
+  /** Discovery; with `request`, each step also arrives as a `discovery-step` event carrying it. */
+  discover: (url: string, authorizationServer: string | null = null, request: string | null = null) =>
+    call<DiscoveryPreview>("discover", { url, authorizationServer, request }),
   beginSignIn: (options: SignInOptions) => call<SignInStarted>("begin_sign_in", { options }),
   cancelSignIn: (id: string) => call<boolean>("cancel_sign_in", { id }),
   refreshNow: (id: string) => call<AccountView>("refresh_now", { id }),
@@ -86,6 +88,7 @@ export interface AppEvents {
   "signin-link": SignInLink;
   "unsolicited-callback": string;
   "unknown-link": string;
+  "discovery-step": DiscoveryStepEvent;
 }
 
 /** Listens to a backend event; resolves to a no-op unlisten when there is no backend. */

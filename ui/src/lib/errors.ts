@@ -21,7 +21,7 @@ export function isAppError(e: unknown): e is AppError {
 
 /** Any thrown value as an AppError. */
 export function toAppError(e: unknown): AppError {
-  if (isAppError(e)) return { kind: e.kind, message: e.message };
+  if (isAppError(e)) return e.step ? { kind: e.kind, message: e.message, step: e.step } : { kind: e.kind, message: e.message };
   if (typeof e === "string") return { kind: "failure", message: e };
   if (e instanceof Error) return { kind: "failure", message: e.message || e.name };
   try {
