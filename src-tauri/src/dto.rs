@@ -163,6 +163,23 @@ pub struct ActivityView {
     pub summary: String,
     pub error: Option<String>,
     pub error_description: Option<String>,
+    /// The step's HTTP requests and answers, secrets already replaced by `[redacted]`.
+    pub exchanges: Vec<ExchangeView>,
+}
+
+/// One HTTP request and its answer, redacted by the vault.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct ExchangeView {
+    pub method: String,
+    pub url: String,
+    pub request_headers: Vec<(String, String)>,
+    pub request_body: Option<String>,
+    pub status: Option<u16>,
+    pub response_headers: Vec<(String, String)>,
+    pub response_body: Option<String>,
+    pub error: Option<String>,
+    #[ts(type = "number")]
+    pub ms: u64,
 }
 
 impl From<&Activity> for ActivityView {
@@ -173,6 +190,21 @@ impl From<&Activity> for ActivityView {
             summary: a.summary.clone(),
             error: a.error.clone(),
             error_description: a.error_description.clone(),
+            exchanges: a
+                .exchanges
+                .iter()
+                .map(|e| ExchangeView {
+                    method: e.method.clone(),
+                    url: e.url.clone(),
+                    request_headers: e.request_headers.clone(),
+                    request_body: e.request_body.clone(),
+                    status: e.status,
+                    response_headers: e.response_headers.clone(),
+                    response_body: e.response_body.clone(),
+                    error: e.error.clone(),
+                    ms: e.ms,
+                })
+                .collect(),
         }
     }
 }
@@ -354,6 +386,7 @@ pub fn bindings() -> String {
         AppError::decl(&cfg),
         StatusView::decl(&cfg),
         AccountView::decl(&cfg),
+        ExchangeView::decl(&cfg),
         ActivityView::decl(&cfg),
         AccountDetail::decl(&cfg),
         DiscoveryStep::decl(&cfg),

@@ -305,6 +305,12 @@ describe("account detail", () => {
       expect($(root, "token-has-refresh")?.textContent).toContain("present");
       expect($$(root, "activity")[0]?.querySelectorAll(":scope > li")).toHaveLength(4);
       expect(root.textContent).toContain("temporarily_unavailable");
+      // The refresh step expands to its redacted request and answer.
+      const exchanges = $(root, "activity-exchanges")!;
+      expect(exchanges.textContent).toContain("1 HTTP request");
+      expect(exchanges.textContent).toContain("POST https://auth.example.com/token → 200");
+      expect(exchanges.textContent).toContain("refresh_token=[redacted]");
+      expect(exchanges.textContent).toContain('"access_token": "[redacted]"');
       click($(root, "detail-reveal")!);
       const token = await el(root, "token-value");
       expect(token.textContent).toContain("eyJhbGciOiJSUzI1NiJ9");

@@ -22,7 +22,13 @@ kind: string, server_url: string, resource: string, issuer: string, subject: str
  */
 registration: string, client_auth: string, status: StatusView, granted_scopes: Array<string>, offered_scopes: Array<string>, requested_scopes: Array<string>, token_type: string, expires_at: number | null, issued_at: number | null, last_refresh_at: number | null, next_refresh_at: number | null, has_refresh_token: boolean, is_default: boolean, };
 
-export type ActivityView = { at: number, kind: string, summary: string, error: string | null, error_description: string | null, };
+export type ExchangeView = { method: string, url: string, request_headers: Array<[string, string]>, request_body: string | null, status: number | null, response_headers: Array<[string, string]>, response_body: string | null, error: string | null, ms: number, };
+
+export type ActivityView = { at: number, kind: string, summary: string, error: string | null, error_description: string | null, 
+/**
+ * The step's HTTP requests and answers, secrets already replaced by `[redacted]`.
+ */
+exchanges: Array<ExchangeView>, };
 
 export type AccountDetail = { account: AccountView, activity: Array<ActivityView>, 
 /**

@@ -195,6 +195,13 @@ async fn post_authenticated(
     );
     if let ClientAuth::SecretBasic(secret) = &client.auth {
         sent.0.push(secret.secret().to_string());
+        // The Base64 credentials too, should a server echo the header back.
+        sent.0.extend(
+            headers
+                .iter()
+                .filter(|(k, _)| k == "authorization")
+                .map(|(_, v)| v.trim_start_matches("Basic ").to_string()),
+        );
     }
     let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let mut request = HttpRequest::post_form(url.clone(), &pairs);

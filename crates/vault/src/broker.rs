@@ -62,13 +62,23 @@ pub enum UpgradeOutcome {
     NeedsReauthorization { scopes: Scopes, reason: String },
 }
 
+/// An activity entry carrying the HTTP exchanges this task made since the last entry.
 fn activity(kind: &str, summary: impl Into<String>) -> Activity {
+    activity_with(kind, summary, crate::exchanges::take())
+}
+
+fn activity_with(
+    kind: &str,
+    summary: impl Into<String>,
+    exchanges: Vec<crate::exchanges::Exchange>,
+) -> Activity {
     Activity {
         at: now_secs(),
         kind: kind.into(),
         summary: summary.into(),
         error: None,
         error_description: None,
+        exchanges,
     }
 }
 
@@ -88,6 +98,7 @@ fn error_activity(kind: &str, summary: impl Into<String>, e: &mcpauth_core::Erro
         summary: summary.into(),
         error,
         error_description: description,
+        exchanges: crate::exchanges::take(),
     }
 }
 
@@ -167,6 +178,8 @@ pub(crate) struct NewAccount<'a> {
     pub name: Option<String>,
     pub requested: Option<Scopes>,
     pub tokens: &'a TokenResponse,
+    /// Discovery and registration's exchanges (made when the sign-in began).
+    pub discovery_exchanges: Vec<crate::exchanges::Exchange>,
 }
 
 impl Vault {
@@ -232,7 +245,7 @@ impl Vault {
                 account.issuer, account.granted_scopes
             ),
         };
-        let found = activity(
+        let found = activity_with(
             "discovery",
             format!(
                 "resource {} (metadata {}), authorization server {} (metadata {}), client {} ({:?})",
@@ -249,6 +262,7 @@ impl Vault {
                 new.client.client_id,
                 new.client.kind,
             ),
+            new.discovery_exchanges,
         );
         let steps = [found, activity("sign_in", summary)];
         if let Err(e) = self.db().insert(&account, &discovery_json, &steps) {
@@ -306,15 +320,21 @@ impl Vault {
 
     /// An access token valid for at least the skew, refreshing when needed.
     pub async fn token(&self, selector: &str) -> Result<AccessToken> {
-        let account = self.account(selector)?;
-        self.fresh_token(&account.id, false).await
+        crate::exchanges::capture(async {
+            let account = self.account(selector)?;
+            self.fresh_token(&account.id, false).await
+        })
+        .await
     }
 
     /// Refreshes now, whatever the expiry.
     pub async fn refresh_now(&self, selector: &str) -> Result<Account> {
-        let account = self.account(selector)?;
-        self.fresh_token(&account.id, true).await?;
-        self.account(&account.id)
+        crate::exchanges::capture(async {
+            let account = self.account(selector)?;
+            self.fresh_token(&account.id, true).await?;
+            self.account(&account.id)
+        })
+        .await
     }
 
     fn check_usable(account: &Account) -> Result<()> {
@@ -587,6 +607,14 @@ impl Vault {
     /// Asks for more scopes: refresh with the union first, else says a browser sign-in
     /// for the union is needed (SPEC §4.4).
     pub async fn upgrade_by_refresh(
+        &self,
+        selector: &str,
+        added: &Scopes,
+    ) -> Result<UpgradeOutcome> {
+        crate::exchanges::capture(self.upgrade_by_refresh_captured(selector, added)).await
+    }
+
+    async fn upgrade_by_refresh_captured(
         &self,
         selector: &str,
         added: &Scopes,

@@ -50,6 +50,8 @@ const MIGRATIONS: &[&str] = &[
         error_description TEXT
     );
     CREATE INDEX activity_account ON activity(account_id, seq);",
+    // 2: the redacted HTTP exchanges behind each activity entry (JSON).
+    "ALTER TABLE activity ADD COLUMN exchanges_json TEXT;",
 ];
 
 /// The open database.
@@ -360,7 +362,7 @@ impl Db {
     pub fn activity(&self, id: &str) -> Result<Vec<Activity>> {
         let mut stmt = self
             .conn
-            .prepare("SELECT at, kind, summary, error, error_description FROM activity WHERE account_id = ?1 ORDER BY seq")
+            .prepare("SELECT at, kind, summary, error, error_description, exchanges_json FROM activity WHERE account_id = ?1 ORDER BY seq")
             .map_err(|e| self.err(e))?;
         let rows = stmt
             .query_map([id], |r| {
@@ -370,6 +372,10 @@ impl Db {
                     summary: r.get(2)?,
                     error: r.get(3)?,
                     error_description: r.get(4)?,
+                    exchanges: r
+                        .get::<_, Option<String>>(5)?
+                        .and_then(|j| serde_json::from_str(&j).ok())
+                        .unwrap_or_default(),
                 })
             })
             .map_err(|e| self.err(e))?;
@@ -393,7 +399,17 @@ fn insert_activity(
     a: &Activity,
 ) -> rusqlite::Result<usize> {
     tx.execute(
-        "INSERT INTO activity (account_id, at, kind, summary, error, error_description) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![id, a.at, a.kind, a.summary, a.error, a.error_description],
+        "INSERT INTO activity (account_id, at, kind, summary, error, error_description, exchanges_json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![
+            id,
+            a.at,
+            a.kind,
+            a.summary,
+            a.error,
+            a.error_description,
+            (!a.exchanges.is_empty())
+                .then(|| serde_json::to_string(&a.exchanges).ok())
+                .flatten()
+        ],
     )
 }

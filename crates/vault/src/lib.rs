@@ -7,6 +7,7 @@ mod broker;
 pub mod browser;
 mod db;
 pub mod error;
+pub mod exchanges;
 pub mod export;
 pub mod import;
 pub mod links;
@@ -169,7 +170,8 @@ impl Vault {
         };
         let http = std::sync::OnceLock::new();
         if let Some(h) = &options.http {
-            let _ = http.set(h.clone());
+            let capturing: Arc<dyn HttpClient> = Arc::new(exchanges::CapturingHttp::new(h.clone()));
+            let _ = http.set(capturing);
         }
         Ok(Self {
             home: options.home.clone(),
@@ -186,7 +188,8 @@ impl Vault {
         if let Some(http) = self.http.get() {
             return Ok(http.as_ref());
         }
-        let made: Arc<dyn HttpClient> = Arc::new(ReqwestHttp::new()?);
+        let made: Arc<dyn HttpClient> =
+            Arc::new(exchanges::CapturingHttp::new(Arc::new(ReqwestHttp::new()?)));
         Ok(self.http.get_or_init(|| made).as_ref())
     }
 

@@ -214,6 +214,9 @@ pub struct Activity {
     /// The server's `error` code, when the step failed with one.
     pub error: Option<String>,
     pub error_description: Option<String>,
+    /// The HTTP exchanges of this step, redacted (crate::exchanges).
+    #[serde(default)]
+    pub exchanges: Vec<crate::exchanges::Exchange>,
 }
 
 #[cfg(test)]

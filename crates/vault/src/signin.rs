@@ -99,6 +99,8 @@ struct SessionContext {
     scopes: Option<Scopes>,
     account: Option<Account>,
     started: Instant,
+    /// Discovery and registration's exchanges, for the activity log.
+    exchanges: Vec<crate::exchanges::Exchange>,
 }
 
 /// The sign-ins this process started.
@@ -146,6 +148,10 @@ fn signing_alg(credential: Option<&ClientCredential>, auth: &ClientAuth) -> Opti
 impl Vault {
     /// Discovery, client identity and the authorization URL (SPEC §1–§3).
     pub async fn begin_sign_in(&self, request: SignInRequest) -> Result<SignIn> {
+        crate::exchanges::capture(self.begin_sign_in_captured(request)).await
+    }
+
+    async fn begin_sign_in_captured(&self, request: SignInRequest) -> Result<SignIn> {
         let existing = request
             .account
             .as_deref()
@@ -254,6 +260,7 @@ impl Vault {
             scopes: scopes.clone(),
             account: existing,
             started: Instant::now(),
+            exchanges: crate::exchanges::take(),
         });
         {
             let mut contexts = self.sign_ins.contexts();
@@ -293,6 +300,10 @@ impl Vault {
     }
 
     async fn complete_with(&self, params: CallbackParams) -> Result<Account> {
+        crate::exchanges::capture(self.complete_with_captured(params)).await
+    }
+
+    async fn complete_with_captured(&self, params: CallbackParams) -> Result<Account> {
         let context = params
             .state
             .as_deref()
@@ -322,6 +333,9 @@ impl Vault {
         let done = result?;
         match &context.account {
             Some(account) => {
+                // One entry for the whole re-authorization: discovery first.
+                let later = crate::exchanges::take();
+                crate::exchanges::record(context.exchanges.iter().cloned().chain(later));
                 self.store_reauthorization(account, &done.tokens, done.requested_scopes.as_ref())
             }
             None => self.store_new_account(NewAccount {
@@ -333,6 +347,7 @@ impl Vault {
                 name: context.name.clone(),
                 requested: context.scopes.clone(),
                 tokens: &done.tokens,
+                discovery_exchanges: context.exchanges.clone(),
             }),
         }
     }
@@ -360,6 +375,13 @@ impl Vault {
 
     /// Adds a machine account: client credentials with a secret or a private key.
     pub async fn add_machine_account(&self, request: MachineAccountRequest) -> Result<Account> {
+        crate::exchanges::capture(self.add_machine_account_captured(request)).await
+    }
+
+    async fn add_machine_account_captured(
+        &self,
+        request: MachineAccountRequest,
+    ) -> Result<Account> {
         let discovery = discover(
             self.http()?,
             &request.mcp_url,
@@ -368,6 +390,7 @@ impl Vault {
             },
         )
         .await?;
+        let discovery_exchanges = crate::exchanges::take();
         let auth = credential_auth(&discovery.metadata, &request.credential)?;
         let alg = signing_alg(Some(&request.credential), &auth);
         let client =
@@ -389,6 +412,7 @@ impl Vault {
             name: request.name.clone(),
             requested: request.scopes.clone(),
             tokens: &tokens,
+            discovery_exchanges,
         })
     }
 }

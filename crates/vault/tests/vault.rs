@@ -104,6 +104,85 @@ async fn every_secret_kind_round_trips_and_records_agree() {
         secrets.push(before.access_token.clone());
         secrets.push(after.access_token.clone());
     }
+    // The user's refresh; every token it ever held goes on the list to look for.
+    t.vault.refresh_now(&user.id).await.expect("refresh");
+    let after = t
+        .vault
+        .token_bundle(&user.id)
+        .expect("read")
+        .expect("tokens");
+    secrets.extend(
+        [
+            Some(after.access_token.clone()),
+            after.refresh_token.clone(),
+            after.id_token.clone(),
+        ]
+        .into_iter()
+        .flatten(),
+    );
+    // The timeline shows each step's HTTP exchanges, redacted.
+    let activity = t.vault.activity(&user.id).expect("activity");
+    let of = |kind: &str| {
+        activity
+            .iter()
+            .rev()
+            .find(|a| a.kind == kind)
+            .unwrap_or_else(|| panic!("no {kind} entry in {activity:?}"))
+    };
+    let discovery = of("discovery");
+    assert!(
+        discovery
+            .exchanges
+            .iter()
+            .any(|x| x.url.contains("/.well-known/oauth-protected-resource")
+                && x.status == Some(200)),
+        "{:?}",
+        discovery.exchanges
+    );
+    let exchange_of = |kind: &str| {
+        of(kind)
+            .exchanges
+            .iter()
+            .find(|x| x.method == "POST" && x.url.ends_with("/token"))
+            .unwrap_or_else(|| panic!("no token request in the {kind} entry"))
+            .clone()
+    };
+    let code = exchange_of("sign_in");
+    let sent = code.request_body.as_deref().expect("request body");
+    assert!(
+        sent.contains("grant_type=authorization_code")
+            && sent.contains("code=[redacted]")
+            && sent.contains("code_verifier=[redacted]"),
+        "{sent}"
+    );
+    let answer = code.response_body.as_deref().expect("answer");
+    assert!(
+        answer.contains("\"access_token\": \"[redacted]\""),
+        "{answer}"
+    );
+    assert!(answer.contains("\"id_token\": \"[redacted]\""), "{answer}");
+    let refresh = exchange_of("refresh");
+    assert_eq!(refresh.status, Some(200));
+    assert!(
+        refresh
+            .request_body
+            .as_deref()
+            .is_some_and(|b| b.contains("refresh_token=[redacted]")),
+        "{refresh:?}"
+    );
+    let basic = t.vault.activity(&machine_secret.id).expect("activity");
+    let basic = basic
+        .iter()
+        .rev()
+        .find(|a| a.kind == "refresh")
+        .expect("the machine refresh");
+    assert!(
+        basic.exchanges[0]
+            .request_headers
+            .contains(&("authorization".to_string(), "Basic [redacted]".to_string())),
+        "{:?}",
+        basic.exchanges
+    );
     // Records and secrets agree.
     for account in t.vault.list().expect("list") {
         let bundle = t

@@ -51,6 +51,7 @@ export function activity(over: Partial<ActivityView> = {}): ActivityView {
     summary: "Signed in as alice@example.com with scopes mcp:read",
     error: null,
     error_description: null,
+    exchanges: [],
     ...over,
   };
 }
@@ -59,7 +60,24 @@ export function detail(a: AccountView, over: Partial<AccountDetail> = {}): Accou
   return {
     account: a,
     activity: [
-      activity({ at: NOW - 60, kind: "refresh", summary: "Refreshed the access token (rotated refresh token)" }),
+      activity({
+        at: NOW - 60,
+        kind: "refresh",
+        summary: "Refreshed the access token (rotated refresh token)",
+        exchanges: [
+          {
+            method: "POST",
+            url: "https://auth.example.com/token",
+            request_headers: [["content-type", "application/x-www-form-urlencoded"]],
+            request_body: "grant_type=refresh_token\nrefresh_token=[redacted]\nresource=https://mcp.example.com/mcp",
+            status: 200,
+            response_headers: [["content-type", "application/json"]],
+            response_body: '{\n  "access_token": "[redacted]",\n  "token_type": "Bearer"\n}',
+            error: null,
+            ms: 42,
+          },
+        ],
+      }),
       activity({
         at: NOW - 300,
         kind: "error",
