@@ -372,6 +372,37 @@ pub struct AppInfo {
     pub home: String,
 }
 
+/// What changed in the vault (event `vault-changed`).
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct VaultChange {
+    /// `changed` (anything, maybe another process), `refreshed`, `needs_sign_in`, `failed`.
+    pub kind: String,
+    pub account: Option<String>,
+    /// Why, for `needs_sign_in` and `failed`.
+    pub message: Option<String>,
+}
+
+impl From<&mcpauth_vault::scheduler::VaultEvent> for VaultChange {
+    fn from(e: &mcpauth_vault::scheduler::VaultEvent) -> Self {
+        use mcpauth_vault::scheduler::VaultEvent as E;
+        let (kind, account, message) = match e {
+            E::Changed => ("changed", None, None),
+            E::Refreshed { account } => ("refreshed", Some(account.clone()), None),
+            E::NeedsSignIn { account, reason } => {
+                ("needs_sign_in", Some(account.clone()), Some(reason.clone()))
+            }
+            E::Failed { account, message } => {
+                ("failed", Some(account.clone()), Some(message.clone()))
+            }
+        };
+        Self {
+            kind: kind.into(),
+            account,
+            message,
+        }
+    }
+}
+
 /// A `mcpauth://signin?url=…` link, waiting for the user's confirmation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 pub struct SignInLink {
@@ -403,6 +434,7 @@ pub fn bindings() -> String {
         Settings::decl(&cfg),
         AppInfo::decl(&cfg),
         SignInLink::decl(&cfg),
+        VaultChange::decl(&cfg),
     ];
     let mut out = String::from(
         "// Generated from src-tauri/src/dto.rs by `cargo test -p mcpauth-app` with UPDATE_BINDINGS=1. Do not edit.\n",

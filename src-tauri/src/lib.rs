@@ -77,7 +77,7 @@ fn start_scheduler(app: &AppHandle) {
             if let Some(tray) = app.tray_by_id("main") {
                 let _ = tray.set_tooltip(Some(tray_summary(&app)));
             }
-            let _ = app.emit("vault-changed", ());
+            let _ = app.emit("vault-changed", dto::VaultChange::from(&event));
         }
     });
 }

@@ -109,6 +109,21 @@ describe("accounts", () => {
     await fake!.emit("vault-changed");
     await until(() => $$(root, "account-row").length === 2, "two rows");
   });
+
+  it("says in the window when an account needs a new sign-in, once", async () => {
+    const { root, fake } = await boot({ accounts: [fx.account()] });
+    await until(() => $$(root, "account-row").length === 1, "one row");
+    const change = { kind: "needs_sign_in", account: fx.account().id, message: "the refresh token was revoked" };
+    await fake!.emit("vault-changed", change);
+    await fake!.emit("vault-changed", change);
+    await until(() => root.textContent?.includes("needs a new sign-in"), "the banner");
+    const banners = [...root.querySelectorAll("[role=alert], [role=status]")].filter((b) =>
+      b.textContent?.includes("needs a new sign-in"),
+    );
+    expect(banners).toHaveLength(1);
+    expect(banners[0]!.textContent).toContain("the refresh token was revoked");
+    expect(banners[0]!.textContent).toContain(fx.account().name);
+  });
 });
 
 describe("add server", () => {

@@ -120,3 +120,13 @@ start_at_login: boolean, };
 export type AppInfo = { version: string, storage_backend: string, home: string, };
 
 export type SignInLink = { url: string, scopes: Array<string>, };
+
+export type VaultChange = { 
+/**
+ * `changed` (anything, maybe another process), `refreshed`, `needs_sign_in`, `failed`.
+ */
+kind: string, account: string | null, 
+/**
+ * Why, for `needs_sign_in` and `failed`.
+ */
+message: string | null, };

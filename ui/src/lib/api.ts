@@ -21,6 +21,7 @@ import type {
   SignInStarted,
   SignOutResult,
   UpgradeResult,
+  VaultChange,
 } from "../bindings";
 import { NO_BACKEND, NO_BACKEND_MESSAGE, toAppError } from "./errors";
 
@@ -83,7 +84,7 @@ export type Api = typeof api;
 
 /** The events the backend emits, with their payloads. */
 export interface AppEvents {
-  "vault-changed": null;
+  "vault-changed": VaultChange | null;
   "sign-in-finished": SignInFinished;
   "signin-link": SignInLink;
   "unsolicited-callback": string;

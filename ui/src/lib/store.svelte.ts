@@ -10,6 +10,7 @@ import type {
   SignInFinished,
   SignInLink,
   SignInStarted,
+  VaultChange,
 } from "../bindings";
 import { api, hasBackend, on } from "./api";
 import { errorText, NO_BACKEND, toAppError } from "./errors";
@@ -113,7 +114,7 @@ export class AppState {
 
     try {
       this.#unlisten.push(
-        await on("vault-changed", () => this.vaultChanged()),
+        await on("vault-changed", (change) => this.vaultChanged(change)),
         await on("sign-in-finished", (p) => this.signInFinished(p)),
         await on("signin-link", (p) => this.offerLink(p)),
         await on("unsolicited-callback", (p) =>
@@ -215,9 +216,24 @@ export class AppState {
     else this.accounts = [...this.accounts, a];
   }
 
-  vaultChanged(): void {
+  vaultChanged(change: VaultChange | null = null): void {
     this.vaultVersion++;
     void this.loadAccounts(true);
+    // The desktop notification may go unseen: say it in the window too, once per account.
+    if (change?.kind === "needs_sign_in" && change.account) {
+      const title = `Account ${this.accountName(change.account)} needs a new sign-in`;
+      if (!this.banners.some((b) => b.title === title)) {
+        this.notify("warning", title, {
+          text: change.message ?? undefined,
+          action: { label: "Open", route: { screen: "detail", id: change.account } },
+        });
+      }
+    }
+  }
+
+  /** An account's name for messages, or its id when it is not loaded. */
+  accountName(id: string): string {
+    return this.accounts.find((a) => a.id === id)?.name ?? id;
   }
 
   // ---- sign-in links -------------------------------------------------------
