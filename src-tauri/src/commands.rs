@@ -123,16 +123,7 @@ pub async fn discover(
             },
         };
         let mut steps = steps.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(request) = &request {
-            let _ = app.emit(
-                "discovery-step",
-                DiscoveryStepEvent {
-                    request: request.clone(),
-                    index: steps.len() as u32,
-                    step: step.clone(),
-                },
-            );
-        }
+        emit_step(&app, request.as_deref(), steps.len(), &step);
         steps.push(step);
     };
     let found =
@@ -166,16 +157,7 @@ pub async fn discover(
         name: STEP_NAMES[3].into(),
         detail: registration.replace('_', " "),
     };
-    if let Some(request) = &request {
-        let _ = app.emit(
-            "discovery-step",
-            DiscoveryStepEvent {
-                request: request.clone(),
-                index: steps.len() as u32,
-                step: registration_step.clone(),
-            },
-        );
-    }
+    emit_step(&app, request.as_deref(), steps.len(), &registration_step);
     steps.push(registration_step);
     Ok(DiscoveryPreview {
         authorization_servers: found
@@ -194,6 +176,20 @@ pub async fn discover(
         legacy: found.legacy,
         steps,
     })
+}
+
+/// Sends a resolved discovery step to the front end that asked with `request`.
+fn emit_step(app: &AppHandle, request: Option<&str>, index: usize, step: &DiscoveryStep) {
+    if let Some(request) = request {
+        let _ = app.emit(
+            "discovery-step",
+            DiscoveryStepEvent {
+                request: request.to_string(),
+                index: index as u32,
+                step: step.clone(),
+            },
+        );
+    }
 }
 
 /// The discovery steps as the Add server screen names them (ui/src/lib/errors.ts).

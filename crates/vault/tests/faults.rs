@@ -6,32 +6,14 @@
 
 mod support;
 
-use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use mcpauth_core::loopback::LoopbackHost;
 use mcpauth_testkit::Servers;
 use mcpauth_vault::{AccountStatus, Error, RedirectMode, SignInRequest};
-use support::{sign_in, test_vault, unique};
+use support::{probe, sign_in, test_vault, unique};
 use tokio::process::Command;
-
-/// The `vault_probe` example, built next to this test binary.
-fn probe() -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    let path = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target dir")
-        .join("examples")
-        .join("vault_probe");
-    assert!(
-        path.exists(),
-        "{} is missing: run `cargo test -p mcpauth-vault` (it builds the examples)",
-        path.display()
-    );
-    path
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_authorization_server_killed_mid_refresh() {

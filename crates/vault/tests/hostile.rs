@@ -12,21 +12,11 @@ use mcpauth_testkit::hostile::{Hostile, TokenMode};
 use mcpauth_testkit::RecordingHttp;
 use mcpauth_vault::{Account, AccountStatus, Error, SignInRequest, Vault};
 use serde_json::json;
-use support::{options, require_keyring, unique, TestVault};
+use support::{test_vault_with, TestVault};
 
 /// A vault whose HTTP client gives up after `timeout`.
 fn vault_with_timeout(timeout: Duration) -> TestVault {
-    require_keyring();
-    let home = std::env::temp_dir().join(unique("mcpauth-hostile"));
-    let service = unique("mcpauth-hostile");
-    let http = RecordingHttp::with_timeout(timeout);
-    let vault = Vault::open(options(&home, &service, &http)).expect("open vault");
-    TestVault {
-        vault,
-        home,
-        service,
-        http,
-    }
+    test_vault_with(RecordingHttp::with_timeout(timeout))
 }
 
 /// Signs in by dynamic registration, playing a browser that follows the

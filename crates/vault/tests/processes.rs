@@ -6,7 +6,6 @@
 
 mod support;
 
-use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -18,25 +17,8 @@ use mcpauth_vault::model::now_secs;
 use mcpauth_vault::scheduler::{self, VaultEvent};
 use mcpauth_vault::{AccountStatus, Error, SignInRequest, Vault};
 use rand::Rng;
-use support::{options, sign_in, test_vault, TestVault};
+use support::{options, probe, sign_in, test_vault, TestVault};
 use tokio::process::Command;
-
-/// The `vault_probe` example, built next to this test binary.
-fn probe() -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    let path = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target dir")
-        .join("examples")
-        .join("vault_probe");
-    assert!(
-        path.exists(),
-        "{} is missing: run `cargo test -p mcpauth-vault` (it builds the examples)",
-        path.display()
-    );
-    path
-}
 
 fn probe_command(t: &TestVault) -> Command {
     let mut command = Command::new(probe());

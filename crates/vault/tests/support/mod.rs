@@ -10,6 +10,23 @@ use std::time::Duration;
 use mcpauth_testkit::{drive_login, RecordingHttp};
 use mcpauth_vault::{Account, ClientChoice, SignInRequest, Vault, VaultOptions};
 
+/// The `vault_probe` example, built next to the test binaries.
+pub fn probe() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    let path = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target dir")
+        .join("examples")
+        .join("vault_probe");
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo test -p mcpauth-vault` (it builds the examples)",
+        path.display()
+    );
+    path
+}
+
 /// The vault tests use the real Secret Service; say how to get one when absent.
 pub fn require_keyring() {
     assert!(
@@ -64,10 +81,14 @@ pub fn options(home: &Path, service: &str, http: &RecordingHttp) -> VaultOptions
 }
 
 pub fn test_vault() -> TestVault {
+    test_vault_with(RecordingHttp::new())
+}
+
+/// A vault in a fresh home using `http` (e.g. with a short timeout).
+pub fn test_vault_with(http: RecordingHttp) -> TestVault {
     require_keyring();
     let home = std::env::temp_dir().join(unique("mcpauth-vault-test"));
     let service = unique("mcpauth-test");
-    let http = RecordingHttp::new();
     let vault = Vault::open(options(&home, &service, &http)).expect("open vault");
     TestVault {
         vault,
