@@ -92,12 +92,31 @@ fn token_response_from(
     requested: Option<&Scopes>,
 ) -> Result<TokenResponse> {
     if !raw.token_type.eq_ignore_ascii_case("bearer") {
+        // Named only when it looks like a token type (`DPoP`, `mac`): the
+        // server's text could be anything, its own tokens included.
+        let tokens = [
+            Some(raw.access_token.as_str()),
+            raw.refresh_token.as_deref(),
+            raw.id_token.as_deref(),
+        ];
+        let named = raw.token_type.len() <= 24
+            && raw
+                .token_type
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            && !tokens.into_iter().flatten().any(|t| {
+                !t.is_empty() && (t.contains(&raw.token_type) || raw.token_type.contains(t))
+            });
         return Err(Error::InvalidTokenResponse {
             url: url.to_string(),
-            reason: format!(
-                "token_type `{}` is not supported; MCP uses Bearer tokens",
-                raw.token_type
-            ),
+            reason: if named {
+                format!(
+                    "token_type `{}` is not supported; MCP uses Bearer tokens",
+                    raw.token_type
+                )
+            } else {
+                "the token_type is not Bearer; MCP uses Bearer tokens".into()
+            },
         });
     }
     if raw.access_token.is_empty() {
