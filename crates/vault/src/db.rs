@@ -411,5 +411,54 @@ fn insert_activity(
                 .then(|| serde_json::to_string(&a.exchanges).ok())
                 .flatten()
         ],
+    )?;
+    // A bounded history: with short-lived tokens the scheduler refreshes all
+    // day, and each entry carries its HTTP exchanges.
+    tx.execute(
+        "DELETE FROM activity WHERE account_id = ?1 AND seq <= \
+         (SELECT seq FROM activity WHERE account_id = ?1 ORDER BY seq DESC LIMIT 1 OFFSET ?2)",
+        params![id, ACTIVITY_KEPT],
     )
+}
+
+/// How many activity entries each account keeps.
+pub const ACTIVITY_KEPT: i64 = 200;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_activity_history_is_bounded() {
+        let dir = std::env::temp_dir().join(format!("mcpauth-db-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let mut db = Db::open(&dir.join("a.sqlite3")).expect("open");
+        for i in 0..(ACTIVITY_KEPT + 25) {
+            let tx = db.conn.transaction().expect("tx");
+            let entry = Activity {
+                at: i,
+                kind: "refresh".into(),
+                summary: format!("entry {i}"),
+                error: None,
+                error_description: None,
+                exchanges: Vec::new(),
+            };
+            insert_activity(&tx, "acct", &entry).expect("insert");
+            insert_activity(&tx, "other", &entry).expect("insert");
+            tx.commit().expect("commit");
+        }
+        let kept = db.activity("acct").expect("read");
+        assert_eq!(kept.len() as i64, ACTIVITY_KEPT);
+        assert_eq!(
+            kept.first().map(|a| a.at),
+            Some(25),
+            "the oldest went first"
+        );
+        assert_eq!(kept.last().map(|a| a.at), Some(ACTIVITY_KEPT + 24));
+        assert_eq!(
+            db.activity("other").expect("read").len() as i64,
+            ACTIVITY_KEPT
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
