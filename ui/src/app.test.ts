@@ -164,6 +164,11 @@ describe("add server", () => {
     expect(banner.textContent).toContain("carol@example.com");
     expect($(root, "signin-waiting")).toBeNull();
     expect((await el(root, "add-result")).textContent).toContain("mcp:write");
+    // Later the grant is found gone: the result card follows the account.
+    const [stored] = fake!.accounts.filter((a) => a.id === "n3w4cc01");
+    stored!.status = fx.status({ state: "needs_sign_in", reason: "revoked" });
+    await fake!.emit("vault-changed", { kind: "needs_sign_in", account: "n3w4cc01", message: "revoked" });
+    await until(() => $(root, "add-result")?.textContent?.includes("Needs sign-in"), "the card updated");
   });
 
   it("shows the sign-in error", async () => {
