@@ -772,16 +772,8 @@ impl Canary {
     }
 
     fn files_under(&mut self, dir: &Path) {
-        let mut stack = vec![dir.to_path_buf()];
-        while let Some(d) = stack.pop() {
-            for entry in std::fs::read_dir(&d).expect("read dir").flatten() {
-                let path = entry.path();
-                if path.is_dir() {
-                    stack.push(path);
-                } else if let Ok(bytes) = std::fs::read(&path) {
-                    self.texts.push((path.display().to_string(), bytes));
-                }
-            }
+        for (path, bytes) in mcpauth_testkit::all_files(dir) {
+            self.texts.push((path.display().to_string(), bytes));
         }
     }
 

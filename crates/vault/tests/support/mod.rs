@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use mcpauth_testkit::{drive_login, RecordingHttp};
+use mcpauth_testkit::{all_files, drive_login, RecordingHttp};
 use mcpauth_vault::{Account, ClientChoice, SignInRequest, Vault, VaultOptions};
 
 /// The `vault_probe` example, built next to the test binaries.
@@ -128,23 +128,6 @@ pub async fn sign_in(vault: &Vault, mcp_url: &str, user: &str, request: SignInRe
     };
     let (account, ()) = tokio::join!(vault.finish_sign_in(sign_in), browser);
     account.expect("sign-in completes")
-}
-
-/// Every file under `dir`, read whole.
-pub fn all_files(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).expect("read dir").flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if let Ok(bytes) = std::fs::read(&path) {
-                out.push((path, bytes));
-            }
-        }
-    }
-    out
 }
 
 /// Panics if any of `needles` occurs in any file under `dir`.
