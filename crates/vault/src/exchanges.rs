@@ -17,8 +17,8 @@ use futures::future::BoxFuture;
 use mcpauth_core::http::{HttpClient, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 
-/// What replaces a secret.
-pub const REDACTED: &str = "[redacted]";
+/// What replaces a secret (the engine's marker, so both read the same).
+pub use mcpauth_core::error::REDACTED;
 
 /// The longest body kept, in characters.
 const BODY_LIMIT: usize = 4096;
