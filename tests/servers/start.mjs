@@ -130,10 +130,22 @@ const mainStats = countGrants(mainProvider);
 const tenantStats = countGrants(tenantProvider);
 
 // --- express apps --------------------------------------------------------------
+// Every request any server received, in order (GET /__test/requests on the
+// main AS origin; `?reset=1` empties it after answering). Benchmarks count the
+// round trips of a sign-in with it. /__test paths themselves are not logged;
+// it stops growing at 100,000 entries.
+let requestLog = [];
+
 /** A fresh express app whose first middleware applies the --delay-ms delay. */
-function newApp() {
+function newApp(name) {
   const app = express();
   app.disable('x-powered-by');
+  app.use((req, res, next) => {
+    if (!req.path.includes('/__test/') && requestLog.length < 100_000) {
+      requestLog.push({ server: name, method: req.method, path: req.path });
+    }
+    next();
+  });
   if (options.delayMs > 0) {
     app.use((req, res, next) => { setTimeout(next, options.delayMs); });
   }
@@ -144,15 +156,19 @@ const fetchTimeoutMs = 10_000 + options.delayMs * 2;
 // Main AS (at the root) + the legacy MCP server on the same origin. The legacy
 // route is registered first; everything else falls through to oidc-provider,
 // which answers 404 for unknown paths, including both PRM well-known URLs.
-const mainApp = newApp();
+const mainApp = newApp('mainAs');
 const legacy = mountMcp(mainApp, {
   path: '/legacy/mcp', resource: mcp.legacy, issuer, jwksUri: `${issuer}/jwks`, style: 'legacy', fetchTimeoutMs,
 });
 mainApp.get('/__test/stats', (req, res) => res.json(mainStats));
+mainApp.get('/__test/requests', (req, res) => {
+  res.json({ count: requestLog.length, requests: requestLog });
+  if (req.query.reset) requestLog = [];
+});
 mainApp.use(mainProvider.callback());
 
 // Tenant AS: only under /tenant1. Root well-known URLs fall to express's 404.
-const tenantApp = newApp();
+const tenantApp = newApp('tenantAs');
 tenantApp.get('/tenant1/__test/stats', (req, res) => res.json(tenantStats));
 tenantApp.use('/tenant1', tenantProvider.callback());
 
@@ -163,14 +179,14 @@ const prmDocument = (resource, as) => ({
   scopes_supported: ['mcp:read', 'mcp:write', 'mcp:admin'],
   bearer_methods_supported: ['header'],
 });
-const currentApp = newApp();
+const currentApp = newApp('current');
 currentApp.get('/.well-known/oauth-protected-resource/mcp', (req, res) => res.json(prmDocument(mcp.current, issuer)));
 const current = mountMcp(currentApp, {
   path: '/mcp', resource: mcp.current, issuer, jwksUri: `${issuer}/jwks`, style: 'current', prmUrl: prm.current, fetchTimeoutMs,
 });
 
 // Fallback MCP server: root PRM only, no resource_metadata in challenges.
-const fallbackApp = newApp();
+const fallbackApp = newApp('fallback');
 fallbackApp.get('/.well-known/oauth-protected-resource', (req, res) => res.json(prmDocument(mcp.fallback, tenantIssuer)));
 const fallback = mountMcp(fallbackApp, {
   path: '/mcp', resource: mcp.fallback, issuer: tenantIssuer, jwksUri: `${tenantIssuer}/jwks`, style: 'fallback', fetchTimeoutMs,
@@ -179,7 +195,7 @@ const fallback = mountMcp(fallbackApp, {
 // Client ID Metadata Document over HTTPS: the shipped document with its
 // client_id replaced by this server's own URL for it.
 const cimdDocument = { ...JSON.parse(await readFile(CIMD_SOURCE, 'utf8')), client_id: cimdClientId };
-const cimdApp = newApp();
+const cimdApp = newApp('cimd');
 cimdApp.get(CIMD_PATH, (req, res) => res.set('Cache-Control', 'max-age=60').json(cimdDocument));
 
 servers.mainAs.on('request', mainApp);
