@@ -266,6 +266,7 @@ impl Vault {
         );
         let steps = [found, activity("sign_in", summary)];
         if let Err(e) = self.db().insert(&account, &discovery_json, &steps) {
+            self.forget_bundle(&id);
             let _ = self.secrets.delete(&Self::tokens_key(&id));
             let _ = self.secrets.delete(&Self::client_key(&id));
             return Err(e);
@@ -356,6 +357,15 @@ impl Vault {
         let account = self.account(id)?;
         Self::check_usable(&account)?;
         if !force {
+            // The bundle this process already holds, while the record says it is
+            // the current one: no keyring round trip.
+            if let Some(bundle) = self.cached_bundle(id, account.generation) {
+                if bundle.is_fresh(now_secs(), min_skew)
+                    && matches!(account.status, AccountStatus::Active { .. })
+                {
+                    return Ok(AccessToken::new(bundle.access_token.clone()));
+                }
+            }
             if let Some(bundle) = self.read_bundle(id)? {
                 if bundle.is_fresh(now_secs(), min_skew) {
                     if bundle.generation > account.generation {
@@ -598,6 +608,7 @@ impl Vault {
                 report.refresh_token = Some(Err(format!("not revoked: {e}")));
             }
         }
+        self.forget_bundle(&account.id);
         self.secrets.delete(&Self::tokens_key(&account.id))?;
         self.secrets.delete(&Self::client_key(&account.id))?;
         self.db().delete(&account.id)?;

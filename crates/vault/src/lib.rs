@@ -127,6 +127,10 @@ pub struct Vault {
     http: std::sync::OnceLock<Arc<dyn HttpClient>>,
     options: VaultOptions,
     sign_ins: signin::SignIns,
+    /// The token bundles this process last read or wrote, so that a fresh token
+    /// is served without a keyring round trip (the stdio proxy asks for one per
+    /// message). Used only while the record's generation says it is current.
+    bundles: Mutex<std::collections::HashMap<String, TokenBundle>>,
 }
 
 impl std::fmt::Debug for Vault {
@@ -180,6 +184,7 @@ impl Vault {
             http,
             sign_ins: signin::SignIns::new(options.sign_in_timeout),
             options,
+            bundles: Mutex::new(std::collections::HashMap::new()),
         })
     }
 
@@ -322,11 +327,40 @@ impl Vault {
     }
 
     fn read_bundle(&self, id: &str) -> Result<Option<TokenBundle>> {
-        self.read_secret_json(&Self::tokens_key(id), "tokens")
+        let bundle: Option<TokenBundle> = self.read_secret_json(&Self::tokens_key(id), "tokens")?;
+        match &bundle {
+            Some(b) => self.cache_bundle(id, b),
+            None => self.forget_bundle(id),
+        }
+        Ok(bundle)
     }
 
     fn write_bundle(&self, id: &str, bundle: &TokenBundle) -> Result<()> {
-        self.write_secret_json(&Self::tokens_key(id), bundle)
+        // Forgotten first: if the write fails, the keyring's state is unknown.
+        self.forget_bundle(id);
+        self.write_secret_json(&Self::tokens_key(id), bundle)?;
+        self.cache_bundle(id, bundle);
+        Ok(())
+    }
+
+    fn bundles(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, TokenBundle>> {
+        self.bundles.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn cache_bundle(&self, id: &str, bundle: &TokenBundle) {
+        self.bundles().insert(id.to_string(), bundle.clone());
+    }
+
+    fn forget_bundle(&self, id: &str) {
+        self.bundles().remove(id);
+    }
+
+    /// The bundle this process last saw, if it is still the one the record names.
+    fn cached_bundle(&self, id: &str, generation: i64) -> Option<TokenBundle> {
+        self.bundles()
+            .get(id)
+            .filter(|b| b.generation == generation)
+            .cloned()
     }
 
     fn read_credential(&self, id: &str) -> Result<Option<ClientCredential>> {

@@ -290,6 +290,85 @@ async fn a_fresh_token_is_served_from_the_keyring_and_an_expired_one_refreshed_o
     assert_eq!(kinds, ["discovery", "sign_in", "refresh"], "{kinds:?}");
 }
 
+/// Counts the reads of the keyring it wraps.
+struct CountingStore {
+    inner: KeyringStore,
+    gets: std::sync::atomic::AtomicUsize,
+}
+
+impl SecretStore for CountingStore {
+    fn get(&self, name: &str) -> mcpauth_vault::Result<Option<String>> {
+        self.gets.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.get(name)
+    }
+    fn set(&self, name: &str, value: &str) -> mcpauth_vault::Result<()> {
+        self.inner.set(name, value)
+    }
+    fn delete(&self, name: &str) -> mcpauth_vault::Result<()> {
+        self.inner.delete(name)
+    }
+    fn backend(&self) -> &'static str {
+        self.inner.backend()
+    }
+}
+
+#[tokio::test]
+async fn a_fresh_token_is_served_from_memory_until_another_process_changes_it() {
+    let t = test_vault();
+    let store = std::sync::Arc::new(CountingStore {
+        inner: KeyringStore::new(t.service.clone(), Duration::from_secs(4)),
+        gets: Default::default(),
+    });
+    let vault = mcpauth_vault::Vault::open(support::options(&t.home, &t.service, &t.http))
+        .expect("open")
+        .with_secret_store(store.clone());
+    let account = sign_in(&vault, current(), "grace", SignInRequest::default()).await;
+    let reads = || store.gets.load(std::sync::atomic::Ordering::SeqCst);
+    let before = reads();
+    let first = vault.token(&account.id).await.expect("token");
+    for _ in 0..20 {
+        assert_eq!(
+            vault.token(&account.id).await.expect("token").secret(),
+            first.secret()
+        );
+    }
+    assert_eq!(
+        reads(),
+        before,
+        "no keyring read for a token this process wrote"
+    );
+
+    // Another process (another vault on the same home and keyring) refreshes:
+    // the record's generation moves on, and this process reads the new bundle.
+    let other = mcpauth_vault::Vault::open(support::options(&t.home, &t.service, &t.http))
+        .expect("open the other");
+    other
+        .refresh_now(&account.id)
+        .await
+        .expect("refresh elsewhere");
+    let theirs = other.token(&account.id).await.expect("their token");
+    assert_ne!(theirs.secret(), first.secret());
+    let ours = vault
+        .token(&account.id)
+        .await
+        .expect("token after their refresh");
+    assert_eq!(ours.secret(), theirs.secret(), "never the superseded token");
+    assert!(
+        reads() > before,
+        "the changed generation sent it to the keyring"
+    );
+    let settled = reads();
+    vault.token(&account.id).await.expect("token");
+    assert_eq!(reads(), settled, "and then from memory again");
+
+    // Signed out elsewhere: no token from memory.
+    other.sign_out(&account.id).await.expect("sign out");
+    assert!(
+        vault.token(&account.id).await.is_err(),
+        "a deleted account has no token"
+    );
+}
+
 #[tokio::test]
 async fn a_revoked_grant_marks_the_account_and_stops_refreshing() {
     let t = test_vault();
