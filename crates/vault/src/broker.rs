@@ -366,7 +366,18 @@ impl Vault {
                     return Ok(AccessToken::new(bundle.access_token.clone()));
                 }
             }
-            if let Some(bundle) = self.read_bundle(id)? {
+            // The record mirrors the bundle's expiry: when it says the token is
+            // due, go straight to the refresh (which reads the bundle under the
+            // lock) instead of reading the keyring twice.
+            let due_by_record = account.expires_at.is_some_and(|exp| {
+                now_secs() + crate::model::skew_secs(account.issued_at, exp, min_skew) >= exp
+            });
+            let bundle = if due_by_record {
+                None
+            } else {
+                self.read_bundle(id)?
+            };
+            if let Some(bundle) = bundle {
                 if bundle.is_fresh(now_secs(), min_skew) {
                     if bundle.generation > account.generation {
                         self.repair_record(&account, &bundle, true)?;
@@ -399,10 +410,14 @@ impl Vault {
             });
         }
         let updated = self.refresh_locked(&account, bundle.as_ref()).await?;
-        let bundle = self.read_bundle(&updated.id)?.ok_or(Error::SecretMissing {
-            account: updated.id.clone(),
-            what: "tokens",
-        })?;
+        // Just written by this process (and so in memory); the keyring otherwise.
+        let bundle = match self.cached_bundle(&updated.id, updated.generation) {
+            Some(bundle) => bundle,
+            None => self.read_bundle(&updated.id)?.ok_or(Error::SecretMissing {
+                account: updated.id.clone(),
+                what: "tokens",
+            })?,
+        };
         Ok(AccessToken::new(bundle.access_token.clone()))
     }
 
