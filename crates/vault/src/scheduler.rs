@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::{stream, StreamExt};
 use tokio::sync::broadcast;
 
 use crate::model::{now_secs, AccountStatus};
@@ -31,11 +32,35 @@ pub enum VaultEvent {
 /// How often the scheduler looks, at most.
 pub const TICK: Duration = Duration::from_secs(1);
 
+/// How many due accounts the scheduler refreshes at once.
+pub const REFRESH_CONCURRENCY: usize = 8;
+
 /// Starts the scheduler on the current tokio runtime. Drop the handle's task to stop.
 pub fn spawn(vault: Arc<Vault>) -> (tokio::task::JoinHandle<()>, broadcast::Receiver<VaultEvent>) {
     let (tx, rx) = broadcast::channel(256);
     let handle = tokio::spawn(run(vault, tx));
     (handle, rx)
+}
+
+/// Refreshes one due account and says how it went.
+async fn refresh_one(vault: Arc<Vault>, tx: broadcast::Sender<VaultEvent>, id: String) {
+    // Not forced: if another process refreshed meanwhile, this just reads its token.
+    let event = match vault.token(&id).await {
+        Ok(_) => VaultEvent::Refreshed {
+            account: id.clone(),
+        },
+        Err(Error::NeedsSignIn { reason, .. }) => VaultEvent::NeedsSignIn {
+            account: id.clone(),
+            reason,
+        },
+        Err(e) => VaultEvent::Failed {
+            account: id.clone(),
+            message: e.to_string(),
+        },
+    };
+    let _ = tx.send(event);
+    // Our own writes bump data_version only for other connections; announce them.
+    let _ = tx.send(VaultEvent::Changed);
 }
 
 async fn run(vault: Arc<Vault>, tx: broadcast::Sender<VaultEvent>) {
@@ -47,37 +72,27 @@ async fn run(vault: Arc<Vault>, tx: broadcast::Sender<VaultEvent>) {
                 let _ = tx.send(VaultEvent::Changed);
             }
         }
-        let accounts = vault.list().unwrap_or_default();
         let now = now_secs();
-        for account in accounts {
-            let due = match &account.status {
+        let due: Vec<_> = vault
+            .list()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|account| match &account.status {
                 AccountStatus::Active { .. } | AccountStatus::Refreshing => account
                     .next_refresh_at(vault.min_skew_secs())
                     .is_some_and(|at| at <= now),
                 AccountStatus::Error { retry_at, .. } => retry_at.is_some_and(|at| at <= now),
                 _ => false,
-            };
-            if !due {
-                continue;
-            }
-            // Not forced: if another process refreshed meanwhile, this just reads its token.
-            let event = match vault.token(&account.id).await {
-                Ok(_) => VaultEvent::Refreshed {
-                    account: account.id.clone(),
-                },
-                Err(Error::NeedsSignIn { reason, .. }) => VaultEvent::NeedsSignIn {
-                    account: account.id.clone(),
-                    reason,
-                },
-                Err(e) => VaultEvent::Failed {
-                    account: account.id.clone(),
-                    message: e.to_string(),
-                },
-            };
-            let _ = tx.send(event);
-            // Our own writes bump data_version only for other connections; announce them.
-            let _ = tx.send(VaultEvent::Changed);
-        }
+            })
+            .collect();
+        // A few at a time, each on its own task: while one waits for its
+        // authorization server, another stores its tokens. Many accounts coming
+        // due together (a laptop waking up) then take a fraction of the time.
+        stream::iter(due)
+            .map(|account| tokio::spawn(refresh_one(vault.clone(), tx.clone(), account.id)))
+            .buffer_unordered(REFRESH_CONCURRENCY)
+            .for_each(|_| async {})
+            .await;
         tokio::time::sleep(TICK).await;
     }
 }
