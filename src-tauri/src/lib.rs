@@ -6,7 +6,7 @@ pub mod dto;
 mod links;
 mod state;
 
-use tauri::menu::{Menu, MenuItem};
+use tauri::menu::{Menu, MenuItem, PredefinedMenuItem};
 use tauri::tray::TrayIconBuilder;
 use tauri::{AppHandle, Emitter, Manager};
 use tauri_plugin_deep_link::DeepLinkExt;
@@ -40,13 +40,29 @@ fn tray_summary(app: &AppHandle) -> String {
     }
 }
 
+/// The first line of the tray menu: the status summary, disabled (a label, not
+/// an action). Linux's tray (libappindicator, the StatusNotifierItem protocol)
+/// shows no tooltip at all, so this line is where the summary can be read
+/// there; the tooltip carries the same text on macOS and Windows.
+///
+/// No AppIndicator label (`TrayIcon::set_title` on Linux) either: panels show
+/// the label next to the icon at all times, far too much room for this text.
+struct TraySummary {
+    item: MenuItem<tauri::Wry>,
+    /// What the tray shows now, so that an unchanged summary is not sent again.
+    shown: std::sync::Mutex<String>,
+}
+
 fn setup_tray(app: &AppHandle) -> tauri::Result<()> {
+    let text = tray_summary(app);
+    let summary = MenuItem::with_id(app, "summary", &text, false, None::<&str>)?;
+    let separator = PredefinedMenuItem::separator(app)?;
     let show = MenuItem::with_id(app, "show", "Show MCP Auth", true, None::<&str>)?;
     let quit = MenuItem::with_id(app, "quit", "Quit", true, None::<&str>)?;
-    let menu = Menu::with_items(app, &[&show, &quit])?;
+    let menu = Menu::with_items(app, &[&summary, &separator, &show, &quit])?;
     let mut tray = TrayIconBuilder::with_id("main")
         .menu(&menu)
-        .tooltip(tray_summary(app))
+        .tooltip(&text)
         .on_menu_event(|app, event| match event.id.as_ref() {
             "show" => focus_main_window(app),
             "quit" => app.exit(0),
@@ -56,28 +72,65 @@ fn setup_tray(app: &AppHandle) -> tauri::Result<()> {
         tray = tray.icon(icon.clone());
     }
     tray.build(app)?;
+    app.manage(TraySummary {
+        item: summary,
+        shown: std::sync::Mutex::new(text),
+    });
     Ok(())
 }
 
-/// Forwards the vault scheduler's events to the front end, the tray and notifications.
+/// Puts the current summary in the tray's tooltip and first menu line, when it changed.
+fn update_tray(app: &AppHandle) {
+    let Some(summary) = app.try_state::<TraySummary>() else {
+        return; // no tray
+    };
+    let text = tray_summary(app);
+    let Ok(mut shown) = summary.shown.lock() else {
+        return;
+    };
+    if *shown == text {
+        return;
+    }
+    if let Some(tray) = app.tray_by_id("main") {
+        let _ = tray.set_tooltip(Some(&text));
+    }
+    let _ = summary.item.set_text(&text);
+    *shown = text;
+}
+
+/// Forwards the vault scheduler's events to the front end, the tray and
+/// notifications. The tray is also brought up to date every scheduler tick:
+/// the app's own changes (a sign-in, a sign-out, a new machine account) reach
+/// the database through this process's connection, which the scheduler does
+/// not see as a change.
 fn start_scheduler(app: &AppHandle) {
     let vault = app.state::<state::AppState>().vault.clone();
     let app = app.clone();
     tauri::async_runtime::spawn(async move {
         let (_task, mut events) = scheduler::spawn(vault);
-        while let Ok(event) = events.recv().await {
-            if let VaultEvent::NeedsSignIn { account, reason } = &event {
-                let _ = app
-                    .notification()
-                    .builder()
-                    .title("MCP Auth: sign in again")
-                    .body(format!("Account {account} needs a new sign-in: {reason}"))
-                    .show();
+        let mut tick = tokio::time::interval(scheduler::TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                event = events.recv() => match event {
+                    Ok(event) => {
+                        if let VaultEvent::NeedsSignIn { account, reason } = &event {
+                            let _ = app
+                                .notification()
+                                .builder()
+                                .title("MCP Auth: sign in again")
+                                .body(format!("Account {account} needs a new sign-in: {reason}"))
+                                .show();
+                        }
+                        update_tray(&app);
+                        let _ = app.emit("vault-changed", dto::VaultChange::from(&event));
+                    }
+                    // Missed events: the tray and the next event catch up.
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                },
+                _ = tick.tick() => update_tray(&app),
             }
-            if let Some(tray) = app.tray_by_id("main") {
-                let _ = tray.set_tooltip(Some(tray_summary(&app)));
-            }
-            let _ = app.emit("vault-changed", dto::VaultChange::from(&event));
         }
     });
 }
