@@ -27,6 +27,9 @@ PACKAGES=(
   libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev libssl-dev libdbus-1-dev
   xvfb xauth x11-utils imagemagick webkit2gtk-driver
   gnome-keyring libsecret-tools dbus dbus-x11 at-spi2-core libglib2.0-bin xdg-utils desktop-file-utils
+  # The desktop's colour scheme as the app reads it (tests/e2e/theme.test.mjs):
+  # gsettings → dconf → xdg-desktop-portal(-gtk) → org.freedesktop.appearance.
+  dconf-gsettings-backend gsettings-desktop-schemas xdg-desktop-portal-gtk
 )
 # Debian ships Chromium as `chromium`; Ubuntu's `chromium-browser` is a snap wrapper.
 if apt-cache show chromium >/dev/null 2>&1 || ! command -v apt-cache >/dev/null; then
