@@ -180,8 +180,32 @@ export class AppState {
 
   // ---- data ----------------------------------------------------------------
 
-  async loadAccounts(quiet = false): Promise<void> {
-    if (!this.backend) return;
+  /**
+   * Reloads the accounts. Calls made while a load is running share it and
+   * cause one more load after it, not one each: a thousand accounts refreshed
+   * together announce two thousand changes.
+   */
+  loadAccounts(quiet = false): Promise<void> {
+    if (!this.backend) return Promise.resolve();
+    if (this.#loading) {
+      this.#loadAgain = true;
+      return this.#loading;
+    }
+    this.#loading = (async () => {
+      do {
+        this.#loadAgain = false;
+        await this.#loadAccountsOnce(quiet);
+      } while (this.#loadAgain);
+    })().finally(() => {
+      this.#loading = null;
+    });
+    return this.#loading;
+  }
+
+  #loading: Promise<void> | null = null;
+  #loadAgain = false;
+
+  async #loadAccountsOnce(quiet: boolean): Promise<void> {
     try {
       this.accounts = await api.listAccounts();
       this.accountsError = null;

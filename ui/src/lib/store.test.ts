@@ -91,3 +91,18 @@ describe("banners and links", () => {
     expect(app.route).toEqual({ screen: "add" });
   });
 });
+
+describe("loading the accounts", () => {
+  it("changes announced during a load cause one more load, not one each", async () => {
+    const backend = installFakeBackend({ accounts: [fx.account()] });
+    const app = new AppState(true);
+    const first = app.loadAccounts(true);
+    for (let i = 0; i < 50; i++) app.vaultChanged({ kind: "changed", account: null, message: null });
+    await first;
+    expect(backend.callsOf("list_accounts")).toHaveLength(2);
+    expect(app.accounts).toHaveLength(1);
+    // Once idle, the next change loads again.
+    await app.loadAccounts(true);
+    expect(backend.callsOf("list_accounts")).toHaveLength(3);
+  });
+});
