@@ -25,6 +25,7 @@ fn main() {
             "app_info",
             "pending_link",
             "pending_notices",
+            "first_render",
         ]),
     ))
     .expect("tauri build script");

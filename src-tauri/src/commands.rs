@@ -618,3 +618,9 @@ pub async fn pending_link(state: State<'_, crate::links::LinkState>) -> Result<O
 pub fn pending_notices(state: State<'_, crate::links::LinkState>) -> Vec<String> {
     state.take_notices()
 }
+
+/// The front end's first render of the accounts list (start-up time, see `startup`).
+#[tauri::command]
+pub fn first_render(accounts: u32) {
+    crate::startup::first_render(accounts);
+}

@@ -4,6 +4,7 @@
 mod commands;
 pub mod dto;
 mod links;
+mod startup;
 mod state;
 
 use tauri::menu::{Menu, MenuItem, PredefinedMenuItem};
@@ -140,6 +141,7 @@ pub const HIDDEN_ARG: &str = "--hidden";
 
 /// Builds the app and runs it until its last window closes.
 pub fn run() {
+    startup::mark_launch();
     let result = tauri::Builder::default()
         // First: a second launch (e.g. the browser opening mcpauth://…) hands its
         // arguments to this instance, whose deep-link handler then fires.
@@ -163,6 +165,9 @@ pub fn run() {
             let state = state::AppState::open()
                 .map_err(|e| format!("cannot open the MCP Auth vault: {e}"))?;
             app.manage(state);
+            if let Some(window) = app.get_webview_window("main") {
+                startup::tune_webview(&window);
+            }
             #[cfg(any(target_os = "linux", all(debug_assertions, windows)))]
             if let Err(e) = app.deep_link().register_all() {
                 eprintln!("mcpauth-app: could not register the mcpauth:// handler: {e}");
@@ -214,6 +219,7 @@ pub fn run() {
             commands::app_info,
             commands::pending_link,
             commands::pending_notices,
+            commands::first_render,
         ])
         .run(tauri::generate_context!());
     if let Err(err) = result {

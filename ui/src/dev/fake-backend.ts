@@ -201,6 +201,7 @@ export function installFakeBackend(opts: FakeOptions = {}): FakeBackend {
       settings = s as Settings;
       return settings;
     },
+    first_render: () => null,
     app_info: () =>
       opts.info ?? { version: "0.1.0", storage_backend: "Secret Service (gnome-keyring)", home: "/home/alice/.local/share/mcpauth" },
     pending_link: () => {

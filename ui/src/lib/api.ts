@@ -76,6 +76,8 @@ export const api = {
   getSettings: () => call<Settings>("get_settings"),
   setSettings: (settings: Settings) => call<Settings>("set_settings", { settings }),
   appInfo: () => call<AppInfo>("app_info"),
+  /** Tells the app the accounts list is on screen (start-up timing). */
+  firstRender: (accounts: number) => call<void>("first_render", { accounts }),
   pendingLink: () => call<SignInLink | null>("pending_link"),
   pendingNotices: () => call<string[]>("pending_notices"),
 };

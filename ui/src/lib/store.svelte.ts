@@ -12,6 +12,8 @@ import type {
   SignInStarted,
   VaultChange,
 } from "../bindings";
+import { tick } from "svelte";
+
 import { api, hasBackend, on } from "./api";
 import { errorText, NO_BACKEND, toAppError } from "./errors";
 import { describeUpgrade, displayName, hostOf, nowSecs, subjectLabel, upgradeOutcome } from "./format";
@@ -133,6 +135,11 @@ export class AppState {
     this.#timers.push(setInterval(() => void this.loadAccounts(true), 30_000));
 
     await Promise.all([this.loadAccounts(), this.loadSettings(), this.checkPendingLink()]);
+    // Start-up timing: once the list is in the DOM and the next frame is painted.
+    await tick();
+    requestAnimationFrame(() =>
+      requestAnimationFrame(() => void api.firstRender(this.accounts.length).catch(() => {})),
+    );
   }
 
   stop(): void {
