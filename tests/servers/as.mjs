@@ -8,6 +8,7 @@ import { exportJWK, exportPKCS8, generateKeyPair } from 'jose';
 import Provider, { errors } from 'oidc-provider';
 
 import { logger } from './log.mjs';
+import { memoryAdapter } from './store.mjs';
 
 export const SCOPES = ['openid', 'offline_access', 'mcp:read', 'mcp:write', 'mcp:admin'];
 export const RESOURCE_SCOPE = 'mcp:read mcp:write mcp:admin';
@@ -190,6 +191,7 @@ export async function createProvider({
   const ec = await keyPair('ES256', `${name}-es256`);
 
   const configuration = {
+    adapter: memoryAdapter(issuer),
     clients,
     jwks: { keys: [rsa.privateJwk, ec.privateJwk] },
     cookies: {
