@@ -1,23 +1,65 @@
 #!/usr/bin/env bash
-# The desktop app's speed and weight (issue 5): time from launch to the
-# accounts list rendered with 100 accounts, resident memory of the app and its
-# web process after that, and the size of the .deb bundle.
+# The desktop app's speed and weight (issues 5 and 7): time from launch to the
+# accounts list rendered, memory of the app and its WebKit processes after
+# that, and the size of the .deb bundle. Beside it, the floor for memory:
+# WebKitGTK's own MiniBrowser showing about:blank on the same display.
 #
-#   bench/app.sh [runs]    (default 5)
+#   bench/app.sh [runs] [accounts]    (default 5 runs, 100 accounts)
 #
-# Builds the release app and its .deb with Tauri's command-line tool from npm,
-# signs 100 accounts in against the local test servers (through the vault, as
-# the app would), then launches the app under Xvfb through WebDriver `runs`
-# times and waits for 100 account rows. Targets: under 1 s to first render,
-# under 150 MB resident together, bundle under 15 MB.
+# Builds the release app and its .deb with Tauri's command-line tool from npm
+# and the release bench binary, signs <accounts> accounts in against the local
+# test servers (through the vault, as the app would), then launches the app
+# <runs> times on an Xvfb display (bench/app_startup.py; no WebDriver, so the
+# time is the app's own). Runs in a private D-Bus session with a fresh
+# gnome-keyring. Targets (issue 5, 100 accounts): under 1 s to first render,
+# under 150 MB resident for the app and its web process, bundle under 15 MB.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${1:-5}
+ACCOUNTS=${2:-100}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
-scripts/setup.sh
+[ -n "${BENCH_SKIP_SETUP:-}" ] || scripts/setup.sh
 npm --prefix ui run build --silent >/dev/null
 (cd src-tauri && npx --yes @tauri-apps/cli@2 build --bundles deb >&2)
-cargo build -p mcpauth-vault --example vault_probe --locked
+cargo build --release -p mcpauth-vault --example bench --locked
 deb=$(ls -t "$CARGO_TARGET_DIR"/release/bundle/deb/*.deb | head -n 1)
-export MCPAUTH_APP="$CARGO_TARGET_DIR/release/mcpauth-app" BENCH_RUNS=$RUNS BENCH_DEB="$deb"
-E2E_SKIP_BUILD=1 E2E_SKIP_SETUP=1 scripts/e2e.sh bench/app-startup.test.mjs
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+export WORK RUNS ACCOUNTS
+export MCPAUTH_HOME="$WORK/home" MCPAUTH_KEYRING_SERVICE=mcpauth-bench-app
+XDG_DATA_HOME="$WORK/keyring" bench/keyring-session.sh bash -c '
+  set -euo pipefail
+  coproc SERVERS { node tests/servers/start.mjs 2>/dev/null; }
+  read -r line <&"${SERVERS[0]}"
+  mcp=$(node -e "console.log(JSON.parse(process.argv[1]).mcp.current)" "$line")
+  "$CARGO_TARGET_DIR/release/examples/bench" prepare "$mcp" "$ACCOUNTS" 8 >&2
+  xvfb-run -a -s "-screen 0 1280x800x24" \
+    python3 bench/app_startup.py "$CARGO_TARGET_DIR/release/mcpauth-app" "$ACCOUNTS" "$RUNS" > "$WORK/app.json"
+  minibrowser=$(ls /usr/lib/*/webkit2gtk-4.1/MiniBrowser | head -n 1)
+  xvfb-run -a -s "-screen 0 1280x800x24" \
+    python3 bench/app_startup.py --floor "$RUNS" "$minibrowser" about:blank > "$WORK/floor.json"
+'
+python3 - "$WORK" "$deb" <<'PY'
+import json, os, statistics, sys
+work, deb = sys.argv[1], sys.argv[2]
+app, floor = (json.load(open(f"{work}/{n}.json")) for n in ("app", "floor"))
+def row(name, xs, unit_fmt="{:.0f}"):
+    s = sorted(xs)
+    f = lambda x: unit_fmt.format(x)
+    return f"| {name} | {f(s[0])} | {f(statistics.median(s))} | {f(s[-1])} |"
+runs, fl = app["runs"], floor["runs"]
+g = lambda rs, k: [r.get(k, 0) for r in rs]
+plus = lambda rs, a, b: [r.get(a, 0) + r.get(b, 0) for r in rs]
+print(f"| measure ({len(runs)} runs, {app['accounts']} accounts) | min | median | max |")
+print("|---|---|---|---|")
+print(row("first render, from exec (ms)", g(runs, "from_exec_ms")))
+print(row("first render, from main (ms)", g(runs, "from_main_ms")))
+for kind in ("rss", "pss"):
+    print(row(f"{kind.upper()}: app + web process (MB)", plus(runs, f"app_{kind}", f"web_{kind}")))
+    print(row(f"{kind.upper()}: app (MB)", g(runs, f"app_{kind}")))
+    print(row(f"{kind.upper()}: web process (MB)", g(runs, f"web_{kind}")))
+    print(row(f"{kind.upper()}: network process (MB, outside the target)", g(runs, f"network_{kind}")))
+for kind in ("rss", "pss"):
+    print(row(f"floor, MiniBrowser about:blank, {kind.upper()}: browser + web process (MB)", plus(fl, f"app_{kind}", f"web_{kind}")))
+print(f"\n.deb bundle: {os.path.getsize(deb) / 2**20:.1f} MB ({os.path.basename(deb)})")
+PY
