@@ -38,11 +38,14 @@ XDG_DATA_HOME="$WORK/keyring" bench/keyring-session.sh bash -c '
   minibrowser=$(ls /usr/lib/*/webkit2gtk-4.1/MiniBrowser | head -n 1)
   xvfb-run -a -s "-screen 0 1280x800x24" \
     python3 bench/app_startup.py --floor "$RUNS" "$minibrowser" about:blank > "$WORK/floor.json"
+  # The same with accelerated compositing off, as the app sets its web view.
+  WEBKIT_DISABLE_COMPOSITING_MODE=1 xvfb-run -a -s "-screen 0 1280x800x24" \
+    python3 bench/app_startup.py --floor "$RUNS" "$minibrowser" about:blank > "$WORK/floor-nocomp.json"
 '
 python3 - "$WORK" "$deb" <<'PY'
 import json, os, statistics, sys
 work, deb = sys.argv[1], sys.argv[2]
-app, floor = (json.load(open(f"{work}/{n}.json")) for n in ("app", "floor"))
+app, floor, nocomp = (json.load(open(f"{work}/{n}.json")) for n in ("app", "floor", "floor-nocomp"))
 def row(name, xs, unit_fmt="{:.0f}"):
     s = sorted(xs)
     f = lambda x: unit_fmt.format(x)
@@ -61,5 +64,6 @@ for kind in ("rss", "pss"):
     print(row(f"{kind.upper()}: network process (MB, outside the target)", g(runs, f"network_{kind}")))
 for kind in ("rss", "pss"):
     print(row(f"floor, MiniBrowser about:blank, {kind.upper()}: browser + web process (MB)", plus(fl, f"app_{kind}", f"web_{kind}")))
+    print(row(f"floor, same with compositing off (as the app), {kind.upper()} (MB)", plus(nocomp["runs"], f"app_{kind}", f"web_{kind}")))
 print(f"\n.deb bundle: {os.path.getsize(deb) / 2**20:.1f} MB ({os.path.basename(deb)})")
 PY

@@ -84,7 +84,8 @@ failed = sum(s["failed"] + s["not_refreshed"] for s in storms + plain) + sum(k["
 ratio = statistics.median(s["per_second"] for s in storms) / statistics.median(ceiling["per_second"])
 print(f"\nstorm / ceiling (medians): {ratio:.0%} (target: at least 80%); failed or not refreshed: {failed}; "
       f"load generator failures: {ceiling['failed']}")
-for s in storms:
-    if s.get("first_failure"):
-        print(f"first failure: {s['first_failure']}")
+for name, runs in (("storm", storms), ("storm with a file store", plain)):
+    for s in runs:
+        if s.get("first_failure"):
+            print(f"{name}: {s['failed']} failed, {s['not_refreshed']} not refreshed; first: {s['first_failure']}")
 PY

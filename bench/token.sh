@@ -52,6 +52,7 @@ print("| command | min ms | median ms | max ms | median / floor |")
 print("|---|---|---|---|---|")
 for name, x in r.items():
     lo, mid, hi = (x[k] * 1000 for k in ("min", "median", "max"))
-    print(f"| {name} | {lo:.1f} | {mid:.1f} | {hi:.1f} | {x['median'] / floor['median']:.2f}x |")
+    ratio = x["median"] / floor["median"]
+    print(f"| {name} | {lo:.1f} | {mid:.1f} | {hi:.1f} | {ratio:.2f}x |")
 print("\ntarget: mcpauth token at most 1.5x the floor")
 PY'
