@@ -369,9 +369,9 @@ impl Vault {
             // The record mirrors the bundle's expiry: when it says the token is
             // due, go straight to the refresh (which reads the bundle under the
             // lock) instead of reading the keyring twice.
-            let due_by_record = account.expires_at.is_some_and(|exp| {
-                now_secs() + crate::model::skew_secs(account.issued_at, exp, min_skew) >= exp
-            });
+            let due_by_record = account
+                .next_refresh_at(min_skew)
+                .is_some_and(|at| at <= now_secs());
             let bundle = if due_by_record {
                 None
             } else {
