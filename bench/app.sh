@@ -66,4 +66,16 @@ for kind in ("rss", "pss"):
     print(row(f"floor, MiniBrowser about:blank, {kind.upper()}: browser + web process (MB)", plus(fl, f"app_{kind}", f"web_{kind}")))
     print(row(f"floor, same with compositing off (as the app), {kind.upper()} (MB)", plus(nocomp["runs"], f"app_{kind}", f"web_{kind}")))
 print(f"\n.deb bundle: {os.path.getsize(deb) / 2**20:.1f} MB ({os.path.basename(deb)})")
+# Where the first render's time goes: each start-up step the app logged, as
+# the median over the runs of its time after launch, in the median run's order.
+steps = [r.get("steps", {}) for r in runs]
+names = sorted({n for s in steps for n in s}, key=lambda n: statistics.median([s[n] for s in steps if n in s]))
+if names:
+    print("\n| start-up step (ms after main, median) | at | since the step before |")
+    print("|---|---|---|")
+    before = 0.0
+    for n in names:
+        at = statistics.median([s[n] for s in steps if n in s])
+        print(f"| {n} | {at:.0f} | {at - before:+.0f} |")
+        before = at
 PY

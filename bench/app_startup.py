@@ -11,7 +11,8 @@ Each run launches the app with MCPAUTH_LOG set and waits for its line
 once the accounts list is in the page and painted (ui/src/lib/store.svelte.ts,
 src-tauri/src/startup.rs). Two times per run: from exec (measured here, so it
 includes loading the program and its libraries) and from `main` (the app's
-own figure). One second later, the memory of the app and of each WebKit
+own figure), and the app's start-up timeline (the line after it: each step of
+the backend and the page, in ms after launch, at the end of the same line). One second later, the memory of the app and of each WebKit
 process it started: resident (RSS) and proportional (PSS: shared pages divided
 among the processes that map them, so libraries are not counted twice).
 Prints one JSON line.
@@ -30,6 +31,7 @@ import sys
 import time
 
 LINE = re.compile(r"first render: (\d+) accounts, (\d+) ms after launch")
+STEPS = re.compile(r"start-up \(ms after launch\): (.*)")
 
 
 def smaps(pid):
@@ -101,6 +103,17 @@ def floor_run(command):
         stop(proc)
 
 
+def read_steps(line):
+    """The start-up timeline the app logs at the end of its first render line:
+    {step: ms after launch} (empty if the line has none)."""
+    match = STEPS.search(line)
+    steps = {}
+    for part in match.group(1).split(", ") if match else []:
+        name, _, ms = part.rpartition(" ")
+        steps[name] = float(ms)
+    return steps
+
+
 def one_run(app, expected):
     env = dict(os.environ, MCPAUTH_LOG="info")
     started = time.monotonic()
@@ -114,14 +127,16 @@ def one_run(app, expected):
                 sys.exit(f"app_startup: no first render line (exit status {proc.poll()})")
             ready, _, _ = select.select([proc.stderr], [], [], left)
             if ready:
-                match = LINE.search(proc.stderr.readline())
+                line = proc.stderr.readline()
+                match = LINE.search(line)
         from_exec = (time.monotonic() - started) * 1000
         accounts, from_main = int(match.group(1)), int(match.group(2))
+        steps = read_steps(line)
         if accounts != expected:
             sys.exit(f"app_startup: rendered {accounts} accounts, expected {expected}")
         time.sleep(1)
         memory = memory_of(proc.pid, {"mcpauth-app": "app", "WebKitWebProces": "web", "WebKitNetworkPr": "network"})
-        return {"from_exec_ms": from_exec, "from_main_ms": from_main, **memory}
+        return {"from_exec_ms": from_exec, "from_main_ms": from_main, "steps": steps, **memory}
     finally:
         stop(proc)
 

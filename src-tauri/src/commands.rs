@@ -621,6 +621,6 @@ pub fn pending_notices(state: State<'_, crate::links::LinkState>) -> Vec<String>
 
 /// The front end's first render of the accounts list (start-up time, see `startup`).
 #[tauri::command]
-pub fn first_render(accounts: u32) {
-    crate::startup::first_render(accounts);
+pub fn first_render(accounts: u32, marks: Vec<crate::dto::StartupMark>) {
+    crate::startup::first_render(accounts, &marks);
 }

@@ -410,6 +410,15 @@ pub struct SignInLink {
     pub scopes: Vec<String>,
 }
 
+/// A moment of the front end's start-up, for the start-up timeline the app
+/// logs with its first render (`startup`). `at` is in milliseconds since the
+/// Unix epoch (`performance.timeOrigin + performance.now()`).
+#[derive(Debug, Clone, Deserialize, TS)]
+pub struct StartupMark {
+    pub name: String,
+    pub at: f64,
+}
+
 /// The TypeScript for every IPC type, in one file.
 pub fn bindings() -> String {
     let cfg = ts_rs::Config::default();
@@ -435,6 +444,7 @@ pub fn bindings() -> String {
         AppInfo::decl(&cfg),
         SignInLink::decl(&cfg),
         VaultChange::decl(&cfg),
+        StartupMark::decl(&cfg),
     ];
     let mut out = String::from(
         "// Generated from src-tauri/src/dto.rs by `cargo test -p mcpauth-app` with UPDATE_BINDINGS=1. Do not edit.\n",

@@ -161,10 +161,16 @@ pub fn run() {
                 .build(),
         )
         .manage(links::LinkState::default())
+        .on_page_load(|_webview, payload| match payload.event() {
+            tauri::webview::PageLoadEvent::Started => startup::mark("page load started"),
+            tauri::webview::PageLoadEvent::Finished => startup::mark("page loaded"),
+        })
         .setup(|app| {
+            startup::mark("setup");
             let state = state::AppState::open()
                 .map_err(|e| format!("cannot open the MCP Auth vault: {e}"))?;
             app.manage(state);
+            startup::mark("vault open");
             if let Some(window) = app.get_webview_window("main") {
                 startup::tune_webview(&window);
             }
@@ -195,6 +201,7 @@ pub fn run() {
                 Err(e) => eprintln!("mcpauth-app: no tray icon: {e}"),
             }
             start_scheduler(app.handle());
+            startup::mark("setup done");
             Ok(())
         })
         .invoke_handler(tauri::generate_handler![

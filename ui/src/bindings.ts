@@ -130,3 +130,5 @@ kind: string, account: string | null,
  * Why, for `needs_sign_in` and `failed`.
  */
 message: string | null, };
+
+export type StartupMark = { name: string, at: number, };

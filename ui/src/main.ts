@@ -5,11 +5,15 @@ import "./styles.css";
 import { mount } from "svelte";
 
 import App from "./App.svelte";
+import { mark } from "./lib/startup";
 import { app } from "./lib/store.svelte";
+
+mark("script");
 
 const target = document.getElementById("app");
 if (!target) throw new Error("index.html has no #app element");
 
 mount(App, { target });
+mark("mounted");
 document.documentElement.dataset.ready = "true";
 void app.start();

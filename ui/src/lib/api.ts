@@ -20,6 +20,7 @@ import type {
   SignInOptions,
   SignInStarted,
   SignOutResult,
+  StartupMark,
   UpgradeResult,
   VaultChange,
 } from "../bindings";
@@ -77,7 +78,8 @@ export const api = {
   setSettings: (settings: Settings) => call<Settings>("set_settings", { settings }),
   appInfo: () => call<AppInfo>("app_info"),
   /** Tells the app the accounts list is on screen (start-up timing). */
-  firstRender: (accounts: number) => call<void>("first_render", { accounts }),
+  firstRender: (accounts: number, marks: StartupMark[]) =>
+    call<void>("first_render", { accounts, marks }),
   pendingLink: () => call<SignInLink | null>("pending_link"),
   pendingNotices: () => call<string[]>("pending_notices"),
 };

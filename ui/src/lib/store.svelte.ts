@@ -18,6 +18,7 @@ import { api, hasBackend, on } from "./api";
 import { errorText, NO_BACKEND, toAppError } from "./errors";
 import { describeUpgrade, displayName, hostOf, nowSecs, subjectLabel, upgradeOutcome } from "./format";
 import { parseRoute, routeHash, type Route } from "./route";
+import { mark, startupMarks } from "./startup";
 
 export type BannerKind = "success" | "error" | "warning" | "info" | "unsolicited";
 
@@ -131,14 +132,20 @@ export class AppState {
     } catch (e) {
       this.error("Cannot listen to the app's events", e);
     }
+    mark("listening");
     // A fallback for changes no event announced (e.g. another process refreshed).
     this.#timers.push(setInterval(() => void this.loadAccounts(true), 30_000));
 
     await Promise.all([this.loadAccounts(), this.loadSettings(), this.checkPendingLink()]);
+    mark("loaded");
     // Start-up timing: once the list is in the DOM and the next frame is painted.
     await tick();
+    mark("in dom");
     requestAnimationFrame(() =>
-      requestAnimationFrame(() => void api.firstRender(this.accounts.length).catch(() => {})),
+      requestAnimationFrame(() => {
+        mark("painted");
+        void api.firstRender(this.accounts.length, startupMarks()).catch(() => {});
+      }),
     );
   }
 
@@ -214,7 +221,9 @@ export class AppState {
 
   async #loadAccountsOnce(quiet: boolean): Promise<void> {
     try {
-      this.accounts = await api.listAccounts();
+      const accounts = await api.listAccounts();
+      mark("accounts answered");
+      this.accounts = accounts;
       this.accountsError = null;
     } catch (e) {
       const err = toAppError(e);
@@ -229,6 +238,7 @@ export class AppState {
     if (!this.backend) return;
     try {
       const [settings, info] = await Promise.all([api.getSettings(), api.appInfo()]);
+      mark("settings answered");
       this.settings = settings;
       this.info = info;
     } catch (e) {
@@ -274,7 +284,9 @@ export class AppState {
       const link = await api.pendingLink();
       if (link) this.offerLink(link);
       // Forged or stale callbacks that arrived before this page listened.
-      for (const text of await api.pendingNotices()) {
+      const notices = await api.pendingNotices();
+      mark("link checked");
+      for (const text of notices) {
         this.notify("unsolicited", "Ignored a sign-in answer", {
           text: `Ignored a sign-in answer that matches no sign-in in progress: ${text}`,
         });

@@ -1,7 +1,8 @@
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { clearMocks } from "@tauri-apps/api/mocks";
 import { installFakeBackend } from "../dev/fake-backend";
 import * as fx from "../dev/fixtures";
+import { resetStartupMarks } from "./startup";
 import { AppState } from "./store.svelte";
 
 afterEach(() => {
@@ -104,5 +105,30 @@ describe("loading the accounts", () => {
     // Once idle, the next change loads again.
     await app.loadAccounts(true);
     expect(backend.callsOf("list_accounts")).toHaveLength(3);
+  });
+});
+
+describe("start-up", () => {
+  it("listens first, then loads, then reports the first render with its timeline", async () => {
+    resetStartupMarks(); // other tests in this file loaded accounts already
+    const backend = installFakeBackend({ accounts: [fx.account(), fx.account({ id: "e5f6a7b8" })] });
+    const app = new AppState(true);
+    await app.start();
+    await vi.waitFor(() => expect(backend.callsOf("first_render")).toHaveLength(1));
+    app.stop();
+
+    const { accounts, marks } = backend.callsOf("first_render")[0]!.args as {
+      accounts: number;
+      marks: { name: string; at: number }[];
+    };
+    expect(accounts).toBe(2);
+    const at = (name: string) => marks.find((m) => m.name === name)?.at ?? NaN;
+    // Each step is there once, with a time, in the order start() runs them.
+    const steps = ["listening", "accounts answered", "loaded", "in dom", "painted"];
+    for (const s of steps) expect(marks.filter((m) => m.name === s)).toHaveLength(1);
+    const times = steps.map(at);
+    expect(times.every(Number.isFinite)).toBe(true);
+    expect([...times].sort((a, b) => a - b)).toEqual(times);
+    expect(at("navigation start")).toBeLessThanOrEqual(times[0]!);
   });
 });
