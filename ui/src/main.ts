@@ -9,6 +9,10 @@ import { mark } from "./lib/startup";
 import { app } from "./lib/store.svelte";
 
 mark("script");
+// Before the first render: styles.css picks the fonts by this (see there).
+if (/Linux/.test(navigator.userAgent) && !/Android/.test(navigator.userAgent)) {
+  document.documentElement.dataset.os = "linux";
+}
 
 const target = document.getElementById("app");
 if (!target) throw new Error("index.html has no #app element");

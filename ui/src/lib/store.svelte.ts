@@ -115,23 +115,25 @@ export class AppState {
       return;
     }
 
-    try {
-      this.#unlisten.push(
-        await on("vault-changed", (change) => this.vaultChanged(change)),
-        await on("sign-in-finished", (p) => this.signInFinished(p)),
-        await on("signin-link", (p) => this.offerLink(p)),
-        await on("unsolicited-callback", (p) =>
-          this.notify("unsolicited", "Ignored a sign-in answer", {
-            text: `Ignored a sign-in answer that matches no sign-in in progress: ${p}`,
-          }),
-        ),
-        await on("unknown-link", (p) =>
-          this.notify("warning", "Ignored a link MCP Auth does not understand", { text: p }),
-        ),
-      );
-    } catch (e) {
-      this.error("Cannot listen to the app's events", e);
+    // All at once: each subscription is a round trip to the backend.
+    const subscriptions = await Promise.allSettled([
+      on("vault-changed", (change) => this.vaultChanged(change)),
+      on("sign-in-finished", (p) => this.signInFinished(p)),
+      on("signin-link", (p) => this.offerLink(p)),
+      on("unsolicited-callback", (p) =>
+        this.notify("unsolicited", "Ignored a sign-in answer", {
+          text: `Ignored a sign-in answer that matches no sign-in in progress: ${p}`,
+        }),
+      ),
+      on("unknown-link", (p) =>
+        this.notify("warning", "Ignored a link MCP Auth does not understand", { text: p }),
+      ),
+    ]);
+    for (const s of subscriptions) {
+      if (s.status === "fulfilled") this.#unlisten.push(s.value);
     }
+    const failed = subscriptions.find((s) => s.status === "rejected");
+    if (failed) this.error("Cannot listen to the app's events", failed.reason);
     mark("listening");
     // A fallback for changes no event announced (e.g. another process refreshed).
     this.#timers.push(setInterval(() => void this.loadAccounts(true), 30_000));
