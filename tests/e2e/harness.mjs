@@ -398,17 +398,23 @@ export async function openSession({ port, application = appBinary(), args = [], 
 // (d) screenshots
 // ---------------------------------------------------------------------------
 
+/** WebDriver sessions whose screenshot hung once (see saveScreenshot). */
+const screenshotHangs = new WeakSet();
+
 /**
  * Saves a PNG of the app window to tests/e2e/screenshots/<name>.png (a path
  * ending in .png is used as is). Uses WebDriver's screenshot; if that fails
- * or hangs (WEBKIT_DISABLE_DMABUF_RENDERER=1 makes it hang forever), falls
- * back to grabbing the whole X screen with ImageMagick's `import`.
+ * or hangs, falls back to grabbing the whole X screen with ImageMagick's
+ * `import`. WebKitWebDriver's screenshot often hangs when the web view does
+ * not composite (the app turns compositing off, startup.rs; with
+ * WEBKIT_DISABLE_DMABUF_RENDERER=1 it hangs every time). Each hang costs
+ * `timeout`, so after one hang a session goes straight to the X screen.
  * Never throws: returns the path, or null when no screenshot could be taken.
  */
 export async function saveScreenshot(browser, name, { timeout = 15_000 } = {}) {
   const file = name.endsWith('.png') ? resolve(name) : join(SCREENSHOT_DIR, `${slug(name)}.png`);
   mkdirSync(dirname(file), { recursive: true });
-  if (browser) {
+  if (browser && !screenshotHangs.has(browser)) {
     try {
       // Let pending DOM changes reach the screen first (two animation frames).
       await withTimeout(
@@ -426,6 +432,7 @@ export async function saveScreenshot(browser, name, { timeout = 15_000 } = {}) {
       writeFileSync(file, Buffer.from(data, 'base64'));
       return file;
     } catch (err) {
+      if (/took longer/.test(err.message)) screenshotHangs.add(browser);
       console.error(`# screenshot ${basename(file)}: ${err.message}; trying the X screen instead`);
     }
   }
