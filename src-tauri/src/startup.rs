@@ -107,7 +107,7 @@ mod tests {
     fn the_timeline_merges_both_sides_in_time_order() {
         mark_launch();
         mark("setup");
-        let (_, launch) = *LAUNCHED.get().unwrap();
+        let (_, launch) = *LAUNCHED.get().expect("marked above");
         let front = [
             StartupMark {
                 name: "painted".into(),
