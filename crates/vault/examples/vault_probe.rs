@@ -6,6 +6,7 @@
 //!   vault_probe refresh-loop <account>     refresh over and over (until killed)
 //!   vault_probe sign-in <mcp-url> <user>   sign in, playing the user in the AS pages
 //!   vault_probe refresh <account>          refresh once
+//!   vault_probe refresh-per-line <account> refresh once per line read on stdin
 //!   vault_probe check <account>            integrity, then a refresh: `usable` (refreshed, record
 //!                                          and keyring agree) or `needs-sign-in`; fails otherwise
 //!   vault_probe list                       print the accounts as JSON
@@ -66,6 +67,19 @@ async fn run(args: &[String]) -> Result<(), String> {
         ["refresh", account] => {
             vault.refresh_now(account).await.map_err(|e| e.to_string())?;
             println!("refreshed");
+            Ok(())
+        }
+        ["refresh-per-line", account] => {
+            // One process, several refreshes, paced by the caller.
+            for line in std::io::stdin().lines() {
+                if line.is_err() {
+                    break;
+                }
+                match vault.refresh_now(account).await {
+                    Ok(a) => println!("refreshed generation={}", a.generation),
+                    Err(e) => println!("failed: {e}"),
+                }
+            }
             Ok(())
         }
         ["check", account] => {

@@ -1,6 +1,7 @@
-//! Where secrets live: the OS keyring (Secret Service, Keychain, Credential
-//! Manager) through the `keyring` crate, every call bounded by a timeout; a
-//! plaintext file only when the user asked for it.
+//! Where secrets live: the OS keyring, every call bounded by a timeout; a
+//! plaintext file only when the user asked for it. On Linux the Secret
+//! Service over one persistent D-Bus connection (`platform`, below); on macOS
+//! and Windows the Keychain and Credential Manager through the `keyring` crate.
 
 use std::path::PathBuf;
 use std::sync::mpsc;
@@ -66,15 +67,9 @@ impl KeyringStore {
     /// collection makes Secret Service wait for a prompt nobody answers.
     fn call<T: Send + 'static>(
         &self,
-        name: &str,
-        op: impl FnOnce(&keyring::Entry) -> keyring::Result<T> + Send + 'static,
+        op: impl FnOnce() -> keyring::Result<T> + Send + 'static,
     ) -> Result<T> {
-        let service = self.service.clone();
-        let user = name.to_string();
-        let outcome = KEYRING.run(self.timeout, move || {
-            keyring::Entry::new(&service, &user).and_then(|e| op(&e))
-        });
-        match outcome {
+        match KEYRING.run(self.timeout, op) {
             Ok(result) => result.map_err(keyring_error),
             Err(Stalled::NoThread(e)) => Err(Error::Keyring {
                 backend: KEYRING_BACKEND,
@@ -87,7 +82,8 @@ impl KeyringStore {
     }
 
     fn get_raw(&self, name: &str) -> Result<Option<String>> {
-        match self.call(name, |e| e.get_password()) {
+        let (service, user, timeout) = (self.service.clone(), name.to_string(), self.timeout);
+        match self.call(move || platform::get(&service, &user, timeout)) {
             Ok(v) => Ok(Some(v)),
             Err(Error::Keyring { message, .. }) if message == NO_ENTRY => Ok(None),
             Err(e) => Err(e),
@@ -95,15 +91,214 @@ impl KeyringStore {
     }
 
     fn set_raw(&self, name: &str, value: &str) -> Result<()> {
-        let value = value.to_string();
-        self.call(name, move |e| e.set_password(&value))
+        let (service, user, timeout) = (self.service.clone(), name.to_string(), self.timeout);
+        let value = zeroize::Zeroizing::new(value.to_string());
+        self.call(move || platform::set(&service, &user, &value, timeout))
     }
 
     fn delete_raw(&self, name: &str) -> Result<()> {
-        match self.call(name, |e| e.delete_credential()) {
+        let (service, user, timeout) = (self.service.clone(), name.to_string(), self.timeout);
+        match self.call(move || platform::delete(&service, &user, timeout)) {
             Err(Error::Keyring { message, .. }) if message == NO_ENTRY => Ok(()),
             other => other,
         }
+    }
+}
+
+/// Everywhere but Linux: the `keyring` crate, one call per operation.
+#[cfg(not(target_os = "linux"))]
+mod platform {
+    use std::time::Duration;
+
+    pub fn get(service: &str, user: &str, _prompt: Duration) -> keyring::Result<String> {
+        keyring::Entry::new(service, user)?.get_password()
+    }
+
+    pub fn set(service: &str, user: &str, value: &str, _prompt: Duration) -> keyring::Result<()> {
+        keyring::Entry::new(service, user)?.set_password(value)
+    }
+
+    pub fn delete(service: &str, user: &str, _prompt: Duration) -> keyring::Result<()> {
+        keyring::Entry::new(service, user)?.delete_credential()
+    }
+}
+
+/// Linux: the Secret Service over one D-Bus connection and one encrypted
+/// session for the whole process, used by one operation at a time.
+///
+/// The `keyring` crate connects and negotiates a session for every operation
+/// (twice for a write). Besides the cost, that churn is what crashes
+/// gnome-keyring (see [`KEYRING`]): a client that disconnects right after its
+/// last call races the daemon's own bookkeeping. Serializing operations made
+/// the crash rare, not impossible: it happened again after ~2,500 operations
+/// of a 1,000-account sign-in run. A connection that stays open has no such
+/// race.
+///
+/// Items are the ones the `keyring` crate (v3) reads and writes, so either can
+/// read what the other wrote: attributes `service`, `username`, `target` =
+/// `default` (plus `application` on creation), in the default collection.
+#[cfg(target_os = "linux")]
+mod platform {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+    use std::time::Duration;
+
+    use dbus_secret_service::{EncryptionType, Error as SsError, Item, SecretService};
+    use keyring::Error as KeyringError;
+
+    /// The open connection; None until first use and after a failure.
+    static CONNECTION: Mutex<Option<SecretService>> = Mutex::new(None);
+
+    fn wrap(e: SsError) -> Box<dyn std::error::Error + Send + Sync> {
+        Box::new(e)
+    }
+
+    /// As the `keyring` crate reports them.
+    fn to_keyring(e: SsError) -> KeyringError {
+        match e {
+            SsError::Locked | SsError::NoResult | SsError::Prompt => {
+                KeyringError::NoStorageAccess(wrap(e))
+            }
+            e => KeyringError::PlatformFailure(wrap(e)),
+        }
+    }
+
+    /// Runs `op` on the process's connection (opening it if needed). When the
+    /// operation fails on a connection that was already open (the daemon may
+    /// have restarted since, which ends the session), it is retried once on a
+    /// new one; every operation here may safely run twice.
+    fn with_service<T>(
+        prompt: Duration,
+        op: impl Fn(&SecretService) -> Result<T, SsError>,
+    ) -> keyring::Result<T> {
+        let mut slot = CONNECTION.lock().unwrap_or_else(|e| e.into_inner());
+        let reused = slot.is_some();
+        for attempt in 0..2 {
+            if slot.is_none() {
+                let service = SecretService::connect_with_max_prompt_timeout(
+                    EncryptionType::Dh,
+                    prompt.as_secs().max(1),
+                )
+                .map_err(|e| KeyringError::NoStorageAccess(wrap(e)))?;
+                *slot = Some(service);
+            }
+            let service = slot.as_ref().expect("connected above");
+            match op(service) {
+                Ok(v) => return Ok(v),
+                // Answers about the keyring's contents, not about the connection.
+                Err(e @ (SsError::NoResult | SsError::Locked | SsError::Prompt)) => {
+                    return Err(to_keyring(e))
+                }
+                Err(e) => {
+                    *slot = None;
+                    if !(reused && attempt == 0) {
+                        return Err(to_keyring(e));
+                    }
+                }
+            }
+        }
+        unreachable!("the second attempt returns")
+    }
+
+    fn search<'a>(
+        service: &'a SecretService,
+        service_name: &str,
+        user: &str,
+    ) -> Result<Vec<Item<'a>>, SsError> {
+        let attributes = HashMap::from([
+            ("service", service_name),
+            ("username", user),
+            ("target", "default"),
+        ]);
+        let found = service.search_items(attributes)?;
+        for item in &found.locked {
+            item.unlock()?;
+        }
+        Ok(found.unlocked.into_iter().chain(found.locked).collect())
+    }
+
+    /// The one matching item, NoEntry, or Ambiguous (as the `keyring` crate).
+    enum Match<'a> {
+        One(Item<'a>),
+        None,
+        Several(usize),
+    }
+
+    fn find<'a>(
+        service: &'a SecretService,
+        service_name: &str,
+        user: &str,
+    ) -> Result<Match<'a>, SsError> {
+        let mut items = search(service, service_name, user)?;
+        Ok(match items.len() {
+            0 => Match::None,
+            1 => Match::One(items.remove(0)),
+            n => Match::Several(n),
+        })
+    }
+
+    fn several(n: usize) -> KeyringError {
+        KeyringError::PlatformFailure(
+            format!(
+                "{n} keyring items match this entry; remove the extra ones (e.g. with Seahorse)"
+            )
+            .into(),
+        )
+    }
+
+    pub fn get(service_name: &str, user: &str, prompt: Duration) -> keyring::Result<String> {
+        let found = with_service(prompt, |ss| {
+            Ok(match find(ss, service_name, user)? {
+                Match::One(item) => Ok(item.get_secret()?),
+                Match::None => Err(KeyringError::NoEntry),
+                Match::Several(n) => Err(several(n)),
+            })
+        })??;
+        String::from_utf8(found).map_err(|e| KeyringError::BadEncoding(e.into_bytes()))
+    }
+
+    pub fn set(
+        service_name: &str,
+        user: &str,
+        value: &str,
+        prompt: Duration,
+    ) -> keyring::Result<()> {
+        with_service(prompt, |ss| {
+            Ok(match find(ss, service_name, user)? {
+                Match::One(item) => Ok(item.set_secret(value.as_bytes(), "text/plain")?),
+                Match::Several(n) => Err(several(n)),
+                Match::None => {
+                    let collection = ss.get_default_collection()?;
+                    if collection.is_locked()? {
+                        collection.unlock()?;
+                    }
+                    let attributes = HashMap::from([
+                        ("service", service_name),
+                        ("username", user),
+                        ("target", "default"),
+                        ("application", "rust-keyring"),
+                    ]);
+                    collection.create_item(
+                        &format!("{user}@{service_name}:default (MCP Auth)"),
+                        attributes,
+                        value.as_bytes(),
+                        true,
+                        "text/plain",
+                    )?;
+                    Ok(())
+                }
+            })
+        })?
+    }
+
+    pub fn delete(service_name: &str, user: &str, prompt: Duration) -> keyring::Result<()> {
+        with_service(prompt, |ss| {
+            Ok(match find(ss, service_name, user)? {
+                Match::One(item) => Ok(item.delete()?),
+                Match::None => Err(KeyringError::NoEntry),
+                Match::Several(n) => Err(several(n)),
+            })
+        })?
     }
 }
 
@@ -439,7 +634,10 @@ mod tests {
                     })
                 })
                 .collect();
-            handles.into_iter().map(|h| h.join().unwrap()).collect()
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("no panic"))
+                .collect()
         });
         let mut done: Vec<usize> = results.into_iter().map(|r| r.expect("in time")).collect();
         done.sort_unstable();
@@ -464,7 +662,7 @@ mod tests {
             started.elapsed() < Duration::from_millis(1200),
             "gave up only after the stuck operation ended"
         );
-        let stuck = stuck.join().unwrap();
+        let stuck = stuck.join().expect("no panic");
         assert!(matches!(stuck, Err(Stalled::TimedOut)), "{stuck:?}");
         // Once the stuck one has ended, the abandoned one still never runs,
         // and the next one runs as usual.

@@ -328,3 +328,50 @@ async fn a_taken_loopback_port_is_a_clear_error_before_anything_is_sent() {
     assert!(t.vault.list().expect("list").is_empty());
     drop(taken);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_process_keeps_working_after_the_keyring_daemon_restarts() {
+    // On Linux a process keeps one Secret Service connection and session open
+    // (secrets.rs). A restarted daemon knows nothing of that session: the next
+    // operation must notice, reconnect and succeed, not fail for good.
+    let t = test_vault();
+    let script = r#"
+start_keyring || { echo "no keyring"; exit 3; }
+id=$("$PROBE" sign-in "$MCP" lee) || { echo "no sign-in"; exit 4; }
+coproc PROBE_PROC { "$PROBE" refresh-per-line "$id" 2>&1; }
+echo go >&"${PROBE_PROC[1]}"; read -r -t 20 first <&"${PROBE_PROC[0]}"; echo "before: $first"
+kill -9 "$KEYRING"; wait "$KEYRING" 2>/dev/null
+start_keyring || { echo "keyring did not restart"; exit 5; }
+echo go >&"${PROBE_PROC[1]}"; read -r -t 20 second <&"${PROBE_PROC[0]}"; echo "after: $second"
+echo go >&"${PROBE_PROC[1]}"; read -r -t 20 third <&"${PROBE_PROC[0]}"; echo "again: $third"
+exec {PROBE_PROC[1]}>&-
+wait "$PROBE_PROC_PID"
+state=$("$PROBE" check "$id" 2>&1); echo "state=$state"
+"#;
+    let out = in_private_keyring(&t, script, Duration::from_secs(120)).await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    eprintln!("{stdout}");
+    assert!(
+        out.status.success(),
+        "exit {:?}\n{stdout}\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let generation = |label: &str| -> i64 {
+        let line = stdout
+            .lines()
+            .find(|l| l.starts_with(label))
+            .unwrap_or_else(|| panic!("no {label} line in\n{stdout}"));
+        line.split("generation=")
+            .nth(1)
+            .and_then(|g| g.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{label} did not refresh: {line}"))
+    };
+    let (before, after, again) = (
+        generation("before:"),
+        generation("after:"),
+        generation("again:"),
+    );
+    assert!(before < after && after < again, "{stdout}");
+    assert!(stdout.contains("state=usable"), "{stdout}");
+}
