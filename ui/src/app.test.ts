@@ -102,6 +102,24 @@ describe("accounts", () => {
     expect($(byId["c9d0e1f2"]!, "status-chip")?.textContent).toMatch(/^Error · retry in \d+ s$/);
   });
 
+  it("shows the first rows of a long list at once and the rest in the frames after", async () => {
+    const many = Array.from({ length: 250 }, (_, i) =>
+      fx.account({ id: `acc${String(i).padStart(5, "0")}`, name: `server ${String(i).padStart(3, "0")}` }),
+    );
+    const { root } = await boot({ accounts: many });
+    const first = $$(root, "account-row").length;
+    expect(first).toBeGreaterThan(0);
+    expect(first).toBeLessThan(250);
+    // The heading counts every account from the start.
+    expect(root.textContent).toContain("250 accounts on this computer");
+    await until(() => $$(root, "account-row").length === 250, "all rows");
+    // In the list's order, each once.
+    const ids = $$(root, "account-row").map((r) => r.dataset.accountId);
+    expect(new Set(ids).size).toBe(250);
+    expect(ids[0]).toBe("acc00000");
+    expect(ids[249]).toBe("acc00249");
+  });
+
   it("reloads when the vault changes", async () => {
     const { root, fake } = await boot({ accounts: [fx.account()] });
     await until(() => $$(root, "account-row").length === 1, "one row");
