@@ -27,7 +27,7 @@ WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 export WORK RUNS ACCOUNTS
 export MCPAUTH_HOME="$WORK/home" MCPAUTH_KEYRING_SERVICE=mcpauth-bench-app
-XDG_DATA_HOME="$WORK/keyring" bench/keyring-session.sh bash -c '
+XDG_DATA_HOME="$WORK/keyring" scripts/keyring-session.sh bash -c '
   set -euo pipefail
   coproc SERVERS { node tests/servers/start.mjs 2>/dev/null; }
   read -r line <&"${SERVERS[0]}"

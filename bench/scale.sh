@@ -31,7 +31,7 @@ cargo build --release -p mcpauth-vault --example bench --locked
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 export WORK RUNS ACCOUNTS
-XDG_DATA_HOME="$WORK/keyring" bench/keyring-session.sh bash -c '
+XDG_DATA_HOME="$WORK/keyring" scripts/keyring-session.sh bash -c '
   set -euo pipefail
   coproc SERVERS { node tests/servers/start.mjs 2>/dev/null; }
   read -r line <&"${SERVERS[0]}"

@@ -164,9 +164,7 @@ touch "$work/started"
 # stdout and stderr to ours.
 # shellcheck disable=SC2016  # ($@ and E2E_TEST_TIMEOUT expand in the inner bash)
 xvfb-run -a -e "$work/xvfb.log" -s "-screen 0 1280x1024x24" \
-    dbus-run-session -- bash -c '
-        set -euo pipefail
-        printf pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null
+    scripts/keyring-session.sh bash -c '
         exec node --test --test-concurrency=1 --test-reporter=spec \
             --test-timeout="${E2E_TEST_TIMEOUT:-300000}" "$@" >&4 2>&3
         ' e2e "${tests[@]}" 3>&2 4>&1 >"$work/session.log" 2>&1 </dev/null &

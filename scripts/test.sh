@@ -38,11 +38,8 @@ node tests/servers/smoke.mjs | tee "$LOG_DIR/smoke.log" | tail -n 1
 
 step "cargo test (private D-Bus session, fresh gnome-keyring)"
 KEYRING_HOME=$(mktemp -d)
-XDG_DATA_HOME="$KEYRING_HOME" dbus-run-session -- bash -c '
-  set -euo pipefail
-  printf pw | gnome-keyring-daemon --unlock --components=secrets >/dev/null
-  cargo test --locked --no-fail-fast 2>&1
-' | tee "$LOG_DIR/cargo-test.log" | grep -E '^(test result|error|failures:|---- )' >&2 || true
+XDG_DATA_HOME="$KEYRING_HOME" scripts/keyring-session.sh \
+  cargo test --locked --no-fail-fast 2>&1 | tee "$LOG_DIR/cargo-test.log" | grep -E '^(test result|error|failures:|---- )' >&2 || true
 rm -rf "$KEYRING_HOME"
 if grep -qE 'test result: FAILED|^error' "$LOG_DIR/cargo-test.log"; then
   cat "$LOG_DIR/cargo-test.log" >&2
