@@ -65,6 +65,8 @@ for kind in ("rss", "pss"):
 for kind in ("rss", "pss"):
     print(row(f"floor, MiniBrowser about:blank, {kind.upper()}: browser + web process (MB)", plus(fl, f"app_{kind}", f"web_{kind}")))
     print(row(f"floor, same with compositing off (as the app), {kind.upper()} (MB)", plus(nocomp["runs"], f"app_{kind}", f"web_{kind}")))
+    print(row(f"floor, compositing off, {kind.upper()}: browser (MB)", g(nocomp["runs"], f"app_{kind}")))
+    print(row(f"floor, compositing off, {kind.upper()}: web process (MB)", g(nocomp["runs"], f"web_{kind}")))
 print(f"\n.deb bundle: {os.path.getsize(deb) / 2**20:.1f} MB ({os.path.basename(deb)})")
 # Where the first render's time goes: each start-up step the app logged, as
 # the median over the runs of its time after launch, in the median run's order.
