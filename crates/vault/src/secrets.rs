@@ -82,8 +82,8 @@ impl KeyringStore {
     }
 
     fn get_raw(&self, name: &str) -> Result<Option<String>> {
-        let (service, user, timeout) = (self.service.clone(), name.to_string(), self.timeout);
-        match self.call(move || platform::get(&service, &user, timeout)) {
+        let (service, user) = (self.service.clone(), name.to_string());
+        match self.call(move || platform::get(&service, &user)) {
             Ok(v) => Ok(Some(v)),
             Err(Error::Keyring { message, .. }) if message == NO_ENTRY => Ok(None),
             Err(e) => Err(e),
@@ -91,14 +91,14 @@ impl KeyringStore {
     }
 
     fn set_raw(&self, name: &str, value: &str) -> Result<()> {
-        let (service, user, timeout) = (self.service.clone(), name.to_string(), self.timeout);
+        let (service, user) = (self.service.clone(), name.to_string());
         let value = zeroize::Zeroizing::new(value.to_string());
-        self.call(move || platform::set(&service, &user, &value, timeout))
+        self.call(move || platform::set(&service, &user, &value))
     }
 
     fn delete_raw(&self, name: &str) -> Result<()> {
-        let (service, user, timeout) = (self.service.clone(), name.to_string(), self.timeout);
-        match self.call(move || platform::delete(&service, &user, timeout)) {
+        let (service, user) = (self.service.clone(), name.to_string());
+        match self.call(move || platform::delete(&service, &user)) {
             Err(Error::Keyring { message, .. }) if message == NO_ENTRY => Ok(()),
             other => other,
         }
@@ -108,17 +108,15 @@ impl KeyringStore {
 /// Everywhere but Linux: the `keyring` crate, one call per operation.
 #[cfg(not(target_os = "linux"))]
 mod platform {
-    use std::time::Duration;
-
-    pub fn get(service: &str, user: &str, _prompt: Duration) -> keyring::Result<String> {
+    pub fn get(service: &str, user: &str) -> keyring::Result<String> {
         keyring::Entry::new(service, user)?.get_password()
     }
 
-    pub fn set(service: &str, user: &str, value: &str, _prompt: Duration) -> keyring::Result<()> {
+    pub fn set(service: &str, user: &str, value: &str) -> keyring::Result<()> {
         keyring::Entry::new(service, user)?.set_password(value)
     }
 
-    pub fn delete(service: &str, user: &str, _prompt: Duration) -> keyring::Result<()> {
+    pub fn delete(service: &str, user: &str) -> keyring::Result<()> {
         keyring::Entry::new(service, user)?.delete_credential()
     }
 }
@@ -141,10 +139,16 @@ mod platform {
 mod platform {
     use std::collections::HashMap;
     use std::sync::Mutex;
-    use std::time::Duration;
 
     use dbus_secret_service::{EncryptionType, Error as SsError, Item, SecretService};
     use keyring::Error as KeyringError;
+
+    /// How long an unlock prompt (a locked keyring) stays up for the user to
+    /// answer. The caller stops waiting after the keyring timeout and says the
+    /// keyring may be locked; the prompt stays long enough to type a password,
+    /// and the next call after unlocking succeeds. Meanwhile later calls time
+    /// out behind it, as they must: the keyring is not usable until then.
+    const PROMPT_SECS: u64 = 120;
 
     /// The open connection; None until first use and after a failure.
     static CONNECTION: Mutex<Option<SecretService>> = Mutex::new(None);
@@ -167,19 +171,14 @@ mod platform {
     /// operation fails on a connection that was already open (the daemon may
     /// have restarted since, which ends the session), it is retried once on a
     /// new one; every operation here may safely run twice.
-    fn with_service<T>(
-        prompt: Duration,
-        op: impl Fn(&SecretService) -> Result<T, SsError>,
-    ) -> keyring::Result<T> {
+    fn with_service<T>(op: impl Fn(&SecretService) -> Result<T, SsError>) -> keyring::Result<T> {
         let mut slot = CONNECTION.lock().unwrap_or_else(|e| e.into_inner());
         let reused = slot.is_some();
         for attempt in 0..2 {
             if slot.is_none() {
-                let service = SecretService::connect_with_max_prompt_timeout(
-                    EncryptionType::Dh,
-                    prompt.as_secs().max(1),
-                )
-                .map_err(|e| KeyringError::NoStorageAccess(wrap(e)))?;
+                let service =
+                    SecretService::connect_with_max_prompt_timeout(EncryptionType::Dh, PROMPT_SECS)
+                        .map_err(|e| KeyringError::NoStorageAccess(wrap(e)))?;
                 *slot = Some(service);
             }
             let service = slot.as_ref().expect("connected above");
@@ -246,8 +245,8 @@ mod platform {
         )
     }
 
-    pub fn get(service_name: &str, user: &str, prompt: Duration) -> keyring::Result<String> {
-        let found = with_service(prompt, |ss| {
+    pub fn get(service_name: &str, user: &str) -> keyring::Result<String> {
+        let found = with_service(|ss| {
             Ok(match find(ss, service_name, user)? {
                 Match::One(item) => Ok(item.get_secret()?),
                 Match::None => Err(KeyringError::NoEntry),
@@ -257,13 +256,8 @@ mod platform {
         String::from_utf8(found).map_err(|e| KeyringError::BadEncoding(e.into_bytes()))
     }
 
-    pub fn set(
-        service_name: &str,
-        user: &str,
-        value: &str,
-        prompt: Duration,
-    ) -> keyring::Result<()> {
-        with_service(prompt, |ss| {
+    pub fn set(service_name: &str, user: &str, value: &str) -> keyring::Result<()> {
+        with_service(|ss| {
             Ok(match find(ss, service_name, user)? {
                 Match::One(item) => Ok(item.set_secret(value.as_bytes(), "text/plain")?),
                 Match::Several(n) => Err(several(n)),
@@ -291,8 +285,8 @@ mod platform {
         })?
     }
 
-    pub fn delete(service_name: &str, user: &str, prompt: Duration) -> keyring::Result<()> {
-        with_service(prompt, |ss| {
+    pub fn delete(service_name: &str, user: &str) -> keyring::Result<()> {
+        with_service(|ss| {
             Ok(match find(ss, service_name, user)? {
                 Match::One(item) => Ok(item.delete()?),
                 Match::None => Err(KeyringError::NoEntry),
