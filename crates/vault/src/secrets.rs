@@ -298,22 +298,24 @@ mod platform {
 
 /// The keyring operations of this process, which run one at a time.
 ///
-/// The keyring crate opens a D-Bus connection to the Secret Service for every
-/// operation and closes it after. gnome-keyring aborts when such connections
-/// come and go concurrently (`gkd_secret_service_publish_dispatch: assertion
+/// gnome-keyring aborts when Secret Service clients come and go while it
+/// dispatches their calls (`gkd_secret_service_publish_dispatch: assertion
 /// 'client' failed`, then a GLib error; reported against gnome-keyring 42 to
-/// 50): eight writers at once killed it within a few hundred writes here
-/// (bench `keyring-writes 400 8`), and the daemon D-Bus started next had the
-/// login collection locked, so every program on the desktop lost its secrets
-/// until a password prompt was answered. Serialized, the same writes never
-/// crashed it, and gnome-keyring handles one request at a time anyway.
+/// 50). With the `keyring` crate's connection per operation, eight writers at
+/// once killed it within a few hundred writes here (bench `keyring-writes 400
+/// 8`), and the daemon D-Bus started next had the login collection locked, so
+/// every program on the desktop lost its secrets until a password prompt was
+/// answered. One at a time, it crashed far less often; on Linux the
+/// connection is now also kept open (`platform`). gnome-keyring handles one
+/// request at a time anyway.
 static KEYRING: Turnstile = Turnstile::new();
 
 /// Runs operations one at a time, each on its own thread, and bounds how long
 /// the caller waits by how long the *running* operation has taken, not by how
 /// long the queue is: under a refresh storm an operation may wait behind many
 /// others that each answer in a fraction of a second, and it must not time out
-/// for that (it used to: 19 of 10,000 storm refreshes failed). When the
+/// for that (when it did, it was the likeliest cause of 19 failed refreshes in
+/// 10,000 in a storm; none failed since). When the
 /// running operation has taken longer than the timeout, the keyring is stuck:
 /// the caller gives up, and its operation, if it has not started, never runs.
 pub(crate) struct Turnstile {
