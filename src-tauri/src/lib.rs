@@ -24,21 +24,18 @@ pub fn focus_main_window(app: &AppHandle) {
     }
 }
 
-fn tray_summary(app: &AppHandle) -> String {
-    let accounts = app
-        .state::<state::AppState>()
-        .vault
-        .list()
-        .unwrap_or_default();
+/// The tray's status line; None when the accounts cannot be read just now.
+fn tray_summary(app: &AppHandle) -> Option<String> {
+    let accounts = app.state::<state::AppState>().vault.list().ok()?;
     let waiting = accounts
         .iter()
         .filter(|a| matches!(a.status, mcpauth_vault::AccountStatus::NeedsSignIn { .. }))
         .count();
-    match (accounts.len(), waiting) {
+    Some(match (accounts.len(), waiting) {
         (0, _) => "MCP Auth: no accounts".into(),
         (n, 0) => format!("MCP Auth: {n} account(s), all signed in"),
         (n, w) => format!("MCP Auth: {n} account(s), {w} need sign-in"),
-    }
+    })
 }
 
 /// The first line of the tray menu: the status summary, disabled (a label, not
@@ -52,10 +49,13 @@ struct TraySummary {
     item: MenuItem<tauri::Wry>,
     /// What the tray shows now, so that an unchanged summary is not sent again.
     shown: std::sync::Mutex<String>,
+    /// The account database's change stamp when `shown` was computed: the
+    /// summary is recomputed (a full account list) only when it moved.
+    stamp: std::sync::Mutex<Option<(i64, u64)>>,
 }
 
 fn setup_tray(app: &AppHandle) -> tauri::Result<()> {
-    let text = tray_summary(app);
+    let text = tray_summary(app).unwrap_or_else(|| "MCP Auth".into());
     let summary = MenuItem::with_id(app, "summary", &text, false, None::<&str>)?;
     let separator = PredefinedMenuItem::separator(app)?;
     let show = MenuItem::with_id(app, "show", "Show MCP Auth", true, None::<&str>)?;
@@ -76,6 +76,7 @@ fn setup_tray(app: &AppHandle) -> tauri::Result<()> {
     app.manage(TraySummary {
         item: summary,
         shown: std::sync::Mutex::new(text),
+        stamp: std::sync::Mutex::new(None),
     });
     Ok(())
 }
@@ -85,7 +86,18 @@ fn update_tray(app: &AppHandle) {
     let Some(summary) = app.try_state::<TraySummary>() else {
         return; // no tray
     };
-    let text = tray_summary(app);
+    // Every tick, so this is cheap when nothing changed: two integers, no list.
+    let stamp = app.state::<state::AppState>().vault.change_stamp().ok();
+    let Ok(mut last) = summary.stamp.lock() else {
+        return;
+    };
+    if stamp.is_some() && *last == stamp {
+        return;
+    }
+    let Some(text) = tray_summary(app) else {
+        return; // try again next tick
+    };
+    *last = stamp;
     let Ok(mut shown) = summary.shown.lock() else {
         return;
     };

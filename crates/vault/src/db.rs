@@ -167,6 +167,13 @@ impl Db {
             .map_err(|e| self.err(e))
     }
 
+    /// Changes whenever anything is written to the database, by this
+    /// connection (SQLite `total_changes`) or committed by another
+    /// (`data_version`); equal stamps mean nothing changed in between.
+    pub fn change_stamp(&self) -> Result<(i64, u64)> {
+        Ok((self.data_version()?, self.conn.total_changes()))
+    }
+
     pub fn list(&self) -> Result<Vec<Account>> {
         let mut stmt = self
             .conn
@@ -427,6 +434,47 @@ pub const ACTIVITY_KEPT: i64 = 200;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_change_stamp_moves_with_writes_from_either_connection_only() {
+        let dir = std::env::temp_dir().join(format!("mcpauth-db-stamp-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("a.sqlite3");
+        let _ = std::fs::remove_file(&path);
+        let mut ours = Db::open(&path).expect("open");
+        let mut theirs = Db::open(&path).expect("open");
+        let write = |db: &mut Db, at: i64| {
+            let tx = db.conn.transaction().expect("tx");
+            let entry = Activity {
+                at,
+                kind: "refresh".into(),
+                summary: "entry".into(),
+                error: None,
+                error_description: None,
+                exchanges: Vec::new(),
+            };
+            insert_activity(&tx, "acct", &entry).expect("insert");
+            tx.commit().expect("commit");
+        };
+        let start = ours.change_stamp().expect("stamp");
+        ours.list().expect("read");
+        ours.activity("acct").expect("read");
+        assert_eq!(
+            ours.change_stamp().expect("stamp"),
+            start,
+            "reads change nothing"
+        );
+        write(&mut ours, 1);
+        let after_ours = ours.change_stamp().expect("stamp");
+        assert_ne!(after_ours, start, "our own write");
+        write(&mut theirs, 2);
+        assert_ne!(
+            ours.change_stamp().expect("stamp"),
+            after_ours,
+            "another connection's write"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 
     #[test]
     fn the_activity_history_is_bounded() {

@@ -229,6 +229,12 @@ impl Vault {
         self.db().list()
     }
 
+    /// Changes whenever the account database changed, by this process or
+    /// another (for callers that redo work only when something changed).
+    pub fn change_stamp(&self) -> Result<(i64, u64)> {
+        self.db().change_stamp()
+    }
+
     /// Changes when any process commits to the account database.
     pub fn data_version(&self) -> Result<i64> {
         self.db().data_version()
