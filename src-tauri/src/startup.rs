@@ -82,18 +82,51 @@ pub fn first_render(accounts: u32, front: &[StartupMark]) {
     );
 }
 
-/// WebKitGTK's accelerated compositing keeps large GL buffers in both the app
-/// and the web process (with software GL, as on a machine without a GPU driver,
-/// ~80 MB more for the web process; BENCHMARKS.md). A window of forms and lists
-/// gains nothing from it, so it is turned off.
+/// Sets up the web view on Linux:
+/// - Accelerated compositing off. WebKitGTK's compositing keeps large GL
+///   buffers in both the app and the web process (with software GL, as on a
+///   machine without a GPU driver, ~80 MB more for the web process;
+///   BENCHMARKS.md). A window of forms and lists gains nothing from it.
+/// - The desktop's UI font as the page's `sans-serif`. On Linux the page asks
+///   for the generic families only (ui/src/styles.css says why), which
+///   fontconfig would map to its own default; GTK's font setting is the one
+///   the rest of the desktop shows (tests/e2e/fonts.test.mjs).
 #[cfg(target_os = "linux")]
 pub fn tune_webview(window: &tauri::WebviewWindow) {
     let _ = window.with_webview(|webview| {
         use webkit2gtk::{HardwareAccelerationPolicy, SettingsExt, WebViewExt};
-        if let Some(settings) = webview.inner().settings() {
+        let view = webview.inner();
+        if let Some(settings) = view.settings() {
             settings.set_hardware_acceleration_policy(HardwareAccelerationPolicy::Never);
+            if let Some(family) = desktop_font_family(&view) {
+                settings.set_sans_serif_font_family(&family);
+                settings.set_default_font_family(&family);
+            }
         }
     });
+}
+
+/// The family of GTK's `gtk-font-name` (e.g. "Cantarell" from "Cantarell 11"),
+/// when Pango has it; None otherwise, and the page keeps fontconfig's default.
+#[cfg(target_os = "linux")]
+fn desktop_font_family(widget: &impl gtk::prelude::WidgetExt) -> Option<String> {
+    use gtk::prelude::*;
+    let name = gtk::Settings::default()?.gtk_font_name()?;
+    let family = family_of(&name)?;
+    let installed = widget
+        .pango_context()
+        .list_families()
+        .iter()
+        .any(|f| f.name().eq_ignore_ascii_case(&family));
+    installed.then_some(family)
+}
+
+/// The family of a Pango font description ("Cantarell Bold 11" -> "Cantarell").
+#[cfg(target_os = "linux")]
+fn family_of(description: &str) -> Option<String> {
+    let family = gtk::pango::FontDescription::from_string(description).family()?;
+    let family = family.trim();
+    (!family.is_empty()).then(|| family.to_string())
 }
 
 #[cfg(not(target_os = "linux"))]
@@ -102,6 +135,15 @@ pub fn tune_webview(_window: &tauri::WebviewWindow) {}
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_family_of_a_gtk_font_name() {
+        assert_eq!(family_of("Cantarell 11").as_deref(), Some("Cantarell"));
+        assert_eq!(family_of("Ubuntu Bold 11").as_deref(), Some("Ubuntu"));
+        assert_eq!(family_of("Noto Sans, 10").as_deref(), Some("Noto Sans"));
+        assert_eq!(family_of("12"), None);
+    }
 
     #[test]
     fn the_timeline_merges_both_sides_in_time_order() {
