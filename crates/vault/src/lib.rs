@@ -229,15 +229,11 @@ impl Vault {
         self.db().list()
     }
 
-    /// Changes whenever the account database changed, by this process or
-    /// another (for callers that redo work only when something changed).
+    /// Changes whenever the account database changed: `.0` when another
+    /// process committed (SQLite's data_version), `.1` when this process wrote.
+    /// For callers that redo work only when something changed.
     pub fn change_stamp(&self) -> Result<(i64, u64)> {
         self.db().change_stamp()
-    }
-
-    /// Changes when any process commits to the account database.
-    pub fn data_version(&self) -> Result<i64> {
-        self.db().data_version()
     }
 
     /// An account by id, by name, or by server URL (its default account when several).

@@ -64,19 +64,29 @@ async fn refresh_one(vault: Arc<Vault>, tx: broadcast::Sender<VaultEvent>, id: S
 }
 
 async fn run(vault: Arc<Vault>, tx: broadcast::Sender<VaultEvent>) {
-    let mut seen_version = vault.data_version().ok();
+    let mut seen_version = vault.change_stamp().ok().map(|(version, _)| version);
+    // The accounts as last listed, and the database's change stamp then: they
+    // are listed again only when something was written since, not every tick.
+    let mut accounts = Vec::new();
+    let mut listed_at = None;
     loop {
-        if let Ok(version) = vault.data_version() {
+        // (another process's commits, this process's writes)
+        let stamp = vault.change_stamp().ok();
+        if let Some((version, _)) = stamp {
             if seen_version != Some(version) {
                 seen_version = Some(version);
                 let _ = tx.send(VaultEvent::Changed);
             }
         }
+        if stamp.is_none() || stamp != listed_at {
+            (accounts, listed_at) = match vault.list() {
+                Ok(list) => (list, stamp),
+                Err(_) => (Vec::new(), None), // listed again next tick
+            };
+        }
         let now = now_secs();
-        let due: Vec<_> = vault
-            .list()
-            .unwrap_or_default()
-            .into_iter()
+        let due: Vec<_> = accounts
+            .iter()
             .filter(|account| match &account.status {
                 AccountStatus::Active { .. } | AccountStatus::Refreshing => account
                     .next_refresh_at(vault.min_skew_secs())
@@ -84,12 +94,13 @@ async fn run(vault: Arc<Vault>, tx: broadcast::Sender<VaultEvent>) {
                 AccountStatus::Error { retry_at, .. } => retry_at.is_some_and(|at| at <= now),
                 _ => false,
             })
+            .map(|account| account.id.clone())
             .collect();
         // A few at a time, each on its own task: while one waits for its
         // authorization server, another stores its tokens. Many accounts coming
         // due together (a laptop waking up) then take a fraction of the time.
         stream::iter(due)
-            .map(|account| tokio::spawn(refresh_one(vault.clone(), tx.clone(), account.id)))
+            .map(|id| tokio::spawn(refresh_one(vault.clone(), tx.clone(), id)))
             .buffer_unordered(REFRESH_CONCURRENCY)
             .for_each(|_| async {})
             .await;
