@@ -55,7 +55,12 @@ struct TraySummary {
 }
 
 fn setup_tray(app: &AppHandle) -> tauri::Result<()> {
-    let text = tray_summary(app).unwrap_or_else(|| "MCP Auth".into());
+    // The stamp first: a change while the summary is computed moves it again.
+    let stamp = app.state::<state::AppState>().vault.change_stamp().ok();
+    let (text, stamp) = match tray_summary(app) {
+        Some(text) => (text, stamp),
+        None => ("MCP Auth".into(), None), // recomputed at the first tick
+    };
     let summary = MenuItem::with_id(app, "summary", &text, false, None::<&str>)?;
     let separator = PredefinedMenuItem::separator(app)?;
     let show = MenuItem::with_id(app, "show", "Show MCP Auth", true, None::<&str>)?;
@@ -76,7 +81,7 @@ fn setup_tray(app: &AppHandle) -> tauri::Result<()> {
     app.manage(TraySummary {
         item: summary,
         shown: std::sync::Mutex::new(text),
-        stamp: std::sync::Mutex::new(None),
+        stamp: std::sync::Mutex::new(stamp),
     });
     Ok(())
 }
