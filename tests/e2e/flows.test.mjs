@@ -3,11 +3,10 @@
 // approving on the authorization server's own pages. Each test leaves a
 // screenshot of the screen it ends on in tests/e2e/screenshots/.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { byTestId, invoke, useApp, waitFor, waitForText } from './harness.mjs';
+import { byTestId, invoke, keyringBundle, useApp, waitFor, waitForText } from './harness.mjs';
 
 const go = (b, hash) => b.execute((h) => { location.hash = h; }, hash);
 
@@ -26,14 +25,6 @@ async function click(b, testId, timeout = 10_000) {
 
 async function accounts(b) {
   return invoke(b, 'list_accounts');
-}
-
-/** The account's token bundle, read from the keyring as the vault stores it. */
-function keyringBundle(app, id) {
-  const json = execFileSync('secret-tool', ['lookup', 'service', app.keyringService, 'username', `${id}/tokens`], {
-    encoding: 'utf8',
-  });
-  return JSON.parse(json);
 }
 
 async function introspectActive(servers, token) {

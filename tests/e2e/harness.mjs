@@ -569,6 +569,73 @@ export async function invoke(browser, command, args = {}) {
   return r.value;
 }
 
+// ---------------------------------------------------------------------------
+// Common set-ups on a started app (`app` is what useApp() returns)
+// ---------------------------------------------------------------------------
+
+/** Add server, driven through the UI up to the discovery preview of the test MCP server. */
+export async function openAddPreview(app) {
+  const b = app.browser;
+  await b.execute(() => { location.hash = '#/add'; });
+  const url = byTestId(b, 'add-url');
+  await url.waitForDisplayed({ timeout: 10_000 });
+  await url.setValue(app.servers.mcp.current);
+  await byTestId(b, 'add-discover').click();
+  await byTestId(b, 'add-preview').waitForDisplayed({ timeout: 20_000 });
+}
+
+/** Waits for the first account to exist (e.g. after a sign-in) and resolves to it. */
+export async function waitForFirstAccount(app, { timeout = 60_000 } = {}) {
+  let account;
+  await waitFor(async () => ([account] = await invoke(app.browser, 'list_accounts')).length > 0 && account, {
+    timeout,
+    message: 'the account',
+  });
+  return account;
+}
+
+/** A machine account (client credentials, ES256 private key) added over IPC, the list reloaded; resolves to it. */
+export async function addMachineAccount(app, name) {
+  const account = await invoke(app.browser, 'add_machine_account', {
+    options: {
+      mcp_url: app.servers.mcp.current,
+      name,
+      client_id: 'mcpauth-es256',
+      client_secret: null,
+      private_key: app.servers.clients.es256.private_key_pem,
+      signing_alg: null,
+      scopes: ['mcp:read'],
+    },
+  });
+  await app.browser.refresh(); // the list was loaded before the account existed
+  return account;
+}
+
+/** The account's token bundle, read from the keyring as the vault stores it. */
+export function keyringBundle(app, id) {
+  const json = execFileSync('secret-tool', ['lookup', 'service', app.keyringService, 'username', `${id}/tokens`], {
+    encoding: 'utf8',
+  });
+  return JSON.parse(json);
+}
+
+/**
+ * Revokes the refresh token the keyring holds for `account` at the test
+ * authorization server (RFC 7009); throws unless the server answers 200.
+ * Resolves to the bundle whose refresh token was revoked.
+ */
+export async function revokeRefreshToken(app, account) {
+  const bundle = keyringBundle(app, account.id);
+  const meta = await (await fetch(`${app.servers.issuer}/.well-known/oauth-authorization-server`)).json();
+  const revoked = await fetch(meta.revocation_endpoint, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ token: bundle.refresh_token, token_type_hint: 'refresh_token', client_id: account.client_id }),
+  });
+  if (revoked.status !== 200) throw new Error(`revocation answered ${revoked.status}`);
+  return bundle;
+}
+
 /** The page's visible text (document.body.innerText; CSS text-transform applied, as the user sees it). */
 export function pageText(browser) {
   return browser.execute(() => document.body.innerText);

@@ -4,7 +4,7 @@
 // 800×600 land in tests/e2e/screenshots/.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { byTestId, invoke, pageText, useApp, waitFor } from './harness.mjs';
+import { addMachineAccount, byTestId, invoke, pageText, useApp, waitFor } from './harness.mjs';
 
 const go = (b, hash) => b.execute((h) => { location.hash = h; }, hash);
 
@@ -44,18 +44,7 @@ describe('layout and keyboard', () => {
 
   it('fits at 1280×800 and 800×600 on every screen, every control labelled', async () => {
     const b = app.browser;
-    const machine = await invoke(b, 'add_machine_account', {
-      options: {
-        mcp_url: app.servers.mcp.current,
-        name: 'a machine account with a rather long name to see that it wraps',
-        client_id: 'mcpauth-es256',
-        client_secret: null,
-        private_key: app.servers.clients.es256.private_key_pem,
-        signing_alg: null,
-        scopes: ['mcp:read'],
-      },
-    });
-    await b.refresh(); // the list was loaded before the account existed
+    const machine = await addMachineAccount(app, 'a machine account with a rather long name to see that it wraps');
     const screens = [
       ['accounts', '#/accounts', 'account-row'],
       ['detail', `#/account/${machine.id}`, 'detail-header'],

@@ -4,9 +4,9 @@
 // the account. Tokens live 6 s, so the scheduler refreshes right away; the
 // refresh token is revoked at the authorization server first.
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { describe, it } from 'node:test';
-import { byTestId, invoke, useApp, waitFor } from './harness.mjs';
+import { byTestId, invoke, openAddPreview, revokeRefreshToken, useApp, waitFor, waitForFirstAccount } from './harness.mjs';
 
 describe('notifications', () => {
   const app = useApp({ servers: { args: ['--access-token-ttl', '6'] } });
@@ -14,12 +14,7 @@ describe('notifications', () => {
   it('a revoked grant: a desktop notification and a banner that opens the account', async () => {
     const b = app.browser;
     // Sign in through the UI (Chromium approves).
-    await b.execute(() => { location.hash = '#/add'; });
-    const url = byTestId(b, 'add-url');
-    await url.waitForDisplayed({ timeout: 10_000 });
-    await url.setValue(app.servers.mcp.current);
-    await byTestId(b, 'add-discover').click();
-    await byTestId(b, 'add-preview').waitForDisplayed({ timeout: 20_000 });
+    await openAddPreview(app);
     // Revoke right after the sign-in, before the scheduler's first refresh.
     const monitor = spawn('dbus-monitor', ['--session', "interface='org.freedesktop.Notifications'"], {
       env: app.env,
@@ -29,19 +24,8 @@ describe('notifications', () => {
     monitor.stdout.setEncoding('utf8').on('data', (d) => { seen += d; });
     try {
       await byTestId(b, 'add-signin').click();
-      let account;
-      await waitFor(async () => ([account] = await invoke(b, 'list_accounts')).length > 0 && account, {
-        timeout: 60_000,
-        message: 'the account',
-      });
-      const bundle = JSON.parse(execFileSync('secret-tool', ['lookup', 'service', app.keyringService, 'username', `${account.id}/tokens`], { encoding: 'utf8' }));
-      const meta = await (await fetch(`${app.servers.issuer}/.well-known/oauth-authorization-server`)).json();
-      const revoked = await fetch(meta.revocation_endpoint, {
-        method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({ token: bundle.refresh_token, token_type_hint: 'refresh_token', client_id: account.client_id }),
-      });
-      assert.equal(revoked.status, 200);
+      const account = await waitForFirstAccount(app);
+      const bundle = await revokeRefreshToken(app, account);
 
       await waitFor(() => seen.includes('MCP Auth: sign in again'), {
         timeout: 40_000,

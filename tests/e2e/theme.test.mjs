@@ -34,7 +34,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { after, describe, it } from 'node:test';
-import { byTestId, invoke, useApp, waitFor } from './harness.mjs';
+import { addMachineAccount, byTestId, invoke, useApp, waitFor } from './harness.mjs';
 
 // The desktop decides here, not the GTK_THEME debugging override (removed
 // before useApp copies this environment for the app).
@@ -337,18 +337,7 @@ describe('light and dark', () => {
     assert.equal(await isDark(b), scheme === 'dark', 'prefers-color-scheme');
 
     if ((await invoke(b, 'list_accounts')).length === 0) {
-      await invoke(b, 'add_machine_account', {
-        options: {
-          mcp_url: app.servers.mcp.current,
-          name: 'ci bot',
-          client_id: 'mcpauth-es256',
-          client_secret: null,
-          private_key: app.servers.clients.es256.private_key_pem,
-          signing_alg: null,
-          scopes: ['mcp:read'],
-        },
-      });
-      await b.refresh(); // the list was loaded before the account existed
+      await addMachineAccount(app, 'ci bot');
     }
     // A banner: a sign-in answer nobody asked for, handed over as the browser would.
     const r = await app.launchSecondInstance('mcpauth://oauth/callback?code=theme-test&state=unknown');

@@ -21,7 +21,10 @@ import { once } from 'node:events';
 import { closeSync, openSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { SCREENSHOT_DIR, byTestId, invoke, processEnv, saveScreenshot, useApp, waitFor } from './harness.mjs';
+import {
+  SCREENSHOT_DIR, byTestId, invoke, openAddPreview, processEnv, revokeRefreshToken, saveScreenshot, useApp, waitFor,
+  waitForFirstAccount,
+} from './harness.mjs';
 import { startStatusNotifierWatcher } from './sni.mjs';
 
 const SUMMARY = /^MCP Auth: /;
@@ -117,18 +120,9 @@ describe('tray', () => {
     const b = app.browser;
     const item = await itemOf(app.appPids()[0]);
     // Sign in through the UI (Chromium approves).
-    await b.execute(() => { location.hash = '#/add'; });
-    const url = byTestId(b, 'add-url');
-    await url.waitForDisplayed({ timeout: 10_000 });
-    await url.setValue(app.servers.mcp.current);
-    await byTestId(b, 'add-discover').click();
-    await byTestId(b, 'add-preview').waitForDisplayed({ timeout: 20_000 });
+    await openAddPreview(app);
     await byTestId(b, 'add-signin').click();
-    let account;
-    await waitFor(async () => ([account] = await invoke(b, 'list_accounts')).length > 0 && account, {
-      timeout: 60_000,
-      message: 'the account',
-    });
+    const account = await waitForFirstAccount(app);
     // Signed in: the tray says so at once (the app's own write, no scheduler
     // event needed), and stays so while the scheduler's refreshes succeed
     // (6 s tokens are refreshed at every tick).
@@ -136,16 +130,9 @@ describe('tray', () => {
 
     // Revoke the grant at the authorization server. Refresh tokens rotate at
     // every refresh, so revoke the one in the keyring until a refresh fails.
-    const meta = await (await fetch(`${app.servers.issuer}/.well-known/oauth-authorization-server`)).json();
     let menu;
     for (let attempt = 1; ; attempt++) {
-      const bundle = JSON.parse(execFileSync('secret-tool', ['lookup', 'service', app.keyringService, 'username', `${account.id}/tokens`], { encoding: 'utf8' }));
-      const revoked = await fetch(meta.revocation_endpoint, {
-        method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({ token: bundle.refresh_token, token_type_hint: 'refresh_token', client_id: account.client_id }),
-      });
-      assert.equal(revoked.status, 200);
+      await revokeRefreshToken(app, account);
       try {
         // The refresh fails: the scheduler's NeedsSignIn event reaches the tray.
         menu = await waitForSummary(item, 'MCP Auth: 1 account(s), 1 need sign-in', 8_000);
