@@ -13,25 +13,18 @@
 # time is the app's own). Runs in a private D-Bus session with a fresh
 # gnome-keyring. Targets (issue 5, 100 accounts): under 1 s to first render,
 # under 150 MB resident for the app and its web process, bundle under 15 MB.
-set -euo pipefail
-cd "$(dirname "$0")/.."
+source "$(dirname "$0")/common.sh"
 RUNS=${1:-5}
 ACCOUNTS=${2:-100}
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
-[ -n "${BENCH_SKIP_SETUP:-}" ] || scripts/setup.sh
 npm --prefix ui run build --silent >/dev/null
 (cd src-tauri && npx --yes @tauri-apps/cli@2 build --bundles deb >&2)
 cargo build --release -p mcpauth-vault --example bench --locked
 deb=$(ls -t "$CARGO_TARGET_DIR"/release/bundle/deb/*.deb | head -n 1)
-WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
-export WORK RUNS ACCOUNTS
+export RUNS ACCOUNTS
 export MCPAUTH_HOME="$WORK/home" MCPAUTH_KEYRING_SERVICE=mcpauth-bench-app
 XDG_DATA_HOME="$WORK/keyring" scripts/keyring-session.sh bash -c '
   set -euo pipefail
-  coproc SERVERS { node tests/servers/start.mjs 2>/dev/null; }
-  read -r line <&"${SERVERS[0]}"
-  mcp=$(node -e "console.log(JSON.parse(process.argv[1]).mcp.current)" "$line")
+  source bench/servers.sh
   "$CARGO_TARGET_DIR/release/examples/bench" prepare "$mcp" "$ACCOUNTS" 8 >&2
   xvfb-run -a -s "-screen 0 1280x800x24" \
     python3 bench/app_startup.py "$CARGO_TARGET_DIR/release/mcpauth-app" "$ACCOUNTS" "$RUNS" > "$WORK/app.json"

@@ -10,24 +10,17 @@
 # Runs in a private D-Bus session with a fresh gnome-keyring against the local
 # test servers (no added delay). Targets: within 1.1x of the floor per call,
 # faster than mcp-remote.
-set -euo pipefail
-cd "$(dirname "$0")/.."
+source "$(dirname "$0")/common.sh"
 RUNS=${1:-5}
 CALLS=${2:-200}
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
-[ -n "${BENCH_SKIP_SETUP:-}" ] || scripts/setup.sh
 npm ci --prefix bench --silent --no-audit --no-fund
 cargo build --release -p mcpauth-cli --locked
 cargo build --release -p mcpauth-vault --example bench --locked
-WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
-export WORK RUNS CALLS
+export RUNS CALLS
 export MCPAUTH_HOME="$WORK/home" MCPAUTH_KEYRING_SERVICE=mcpauth-bench-proxy
 XDG_DATA_HOME="$WORK/keyring" scripts/keyring-session.sh bash -c '
   set -euo pipefail
-  coproc SERVERS { node tests/servers/start.mjs 2>/dev/null; }
-  read -r line <&"${SERVERS[0]}"
-  mcp=$(node -e "console.log(JSON.parse(process.argv[1]).mcp.current)" "$line")
+  source bench/servers.sh
   "$CARGO_TARGET_DIR/release/examples/bench" prepare "$mcp" 1 1 >&2
   account=$("$CARGO_TARGET_DIR/release/mcpauth" list --json | node -e "let s=\"\";process.stdin.on(\"data\",d=>s+=d).on(\"end\",()=>console.log(JSON.parse(s).accounts[0].id))")
   BENCH_TOKEN=$("$CARGO_TARGET_DIR/release/mcpauth" token "$account") \

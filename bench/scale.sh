@@ -19,24 +19,17 @@
 # Runs in a private D-Bus session with a fresh gnome-keyring against the local
 # test servers (no added delay). Target: storm at least 80% of the ceiling,
 # peak resident memory under 100 MB, no failed refresh.
-set -euo pipefail
-cd "$(dirname "$0")/.."
+source "$(dirname "$0")/common.sh"
 RUNS=${1:-5}
 ACCOUNTS=${2:-1000}
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
-[ -n "${BENCH_SKIP_SETUP:-}" ] || scripts/setup.sh
-command -v hyperfine >/dev/null || { SUDO=(); [ "$(id -u)" -ne 0 ] && SUDO=(sudo); "${SUDO[@]}" apt-get install -y -qq hyperfine >/dev/null; }
+need hyperfine
 cargo build --release -p mcpauth-cli --locked
 cargo build --release -p mcpauth-vault --example bench --locked
-WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
-export WORK RUNS ACCOUNTS
+export RUNS ACCOUNTS
 XDG_DATA_HOME="$WORK/keyring" scripts/keyring-session.sh bash -c '
   set -euo pipefail
-  coproc SERVERS { node tests/servers/start.mjs 2>/dev/null; }
-  read -r line <&"${SERVERS[0]}"
-  get() { node -e "console.log(JSON.parse(process.argv[1]).$1)" "$line"; }
-  mcp=$(get mcp.current); issuer=$(get issuer)
+  source bench/servers.sh
+  issuer=$(get issuer)
   bench="$CARGO_TARGET_DIR/release/examples/bench"
   # Two vaults: the scheduler storms one; the load generator spends the other'"'"'s tokens.
   MCPAUTH_HOME="$WORK/storm" MCPAUTH_KEYRING_SERVICE=mcpauth-bench-storm "$bench" prepare "$mcp" "$ACCOUNTS" 8 >&2

@@ -13,24 +13,17 @@
 # Builds the release bench binary; runs in a private D-Bus session with a
 # fresh gnome-keyring (our sign-in stores its tokens there; the SDK keeps them
 # in memory, having no storage of its own). Prints a Markdown table.
-set -euo pipefail
-cd "$(dirname "$0")/.."
+source "$(dirname "$0")/common.sh"
 RUNS=${1:-5}
 DELAY=${2:-50}
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
-[ -n "${BENCH_SKIP_SETUP:-}" ] || scripts/setup.sh
 npm ci --prefix bench --silent --no-audit --no-fund
 cargo build --release -p mcpauth-vault --example bench --locked
-WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
-export WORK RUNS DELAY
+export RUNS DELAY
 export MCPAUTH_HOME="$WORK/home" MCPAUTH_KEYRING_SERVICE=mcpauth-bench-signin
 XDG_DATA_HOME="$WORK/keyring" scripts/keyring-session.sh bash -c '
   set -euo pipefail
-  coproc SERVERS { node tests/servers/start.mjs --delay-ms "$DELAY" 2>/dev/null; }
-  read -r line <&"${SERVERS[0]}"
-  get() { node -e "console.log(JSON.parse(process.argv[1]).$1)" "$line"; }
-  mcp=$(get mcp.current); issuer=$(get issuer); prm=$(get prm.current)
+  source bench/servers.sh --delay-ms "$DELAY"
+  issuer=$(get issuer); prm=$(get prm.current)
   bench="$CARGO_TARGET_DIR/release/examples/bench"
   # One round trip to the delayed servers, 20 times: the unit of the floor.
   node -e "

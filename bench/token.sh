@@ -10,25 +10,16 @@
 # local test servers; builds the release binary first. Needs hyperfine and gh
 # (installed here if missing). Debian 12's gh (2.23) keeps its token in
 # hosts.yml, a plain file: it never asks the keyring (gh 2.24 and later do).
-set -euo pipefail
-cd "$(dirname "$0")/.."
+source "$(dirname "$0")/common.sh"
 RUNS=${1:-100}
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
-[ -n "${BENCH_SKIP_SETUP:-}" ] || scripts/setup.sh
-for tool in hyperfine gh; do
-  command -v "$tool" >/dev/null || { SUDO=(); [ "$(id -u)" -ne 0 ] && SUDO=(sudo); "${SUDO[@]}" apt-get install -y -qq "$tool" >/dev/null; }
-done
+need hyperfine gh
 cargo build --release -p mcpauth-cli --locked
 cargo build -p mcpauth-vault --example vault_probe --locked
-WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
-export WORK RUNS
+export RUNS
 export MCPAUTH_HOME="$WORK/home" MCPAUTH_KEYRING_SERVICE=mcpauth-bench
 XDG_DATA_HOME="$WORK/keyring" scripts/keyring-session.sh bash -c '
   set -euo pipefail
-  coproc SERVERS { node tests/servers/start.mjs 2>/dev/null; }
-  read -r line <&"${SERVERS[0]}"
-  mcp=$(node -e "console.log(JSON.parse(process.argv[1]).mcp.current)" "$line")
+  source bench/servers.sh
   id=$("$CARGO_TARGET_DIR/debug/examples/vault_probe" sign-in "$mcp" bench-user)
   token=$("$CARGO_TARGET_DIR/release/mcpauth" token "$id")
   # One item holding just the token, in the same keyring (ours holds the whole token bundle).
