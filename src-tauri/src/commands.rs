@@ -83,6 +83,7 @@ pub async fn discover(
     let http = mcpauth_core::http::ReqwestHttp::new()?;
     let options = mcpauth_core::discovery::DiscoverOptions {
         authorization_server,
+        ..Default::default()
     };
     // Each step goes to the front end as it resolves; an error belongs to the
     // step after the last one reported.
@@ -404,6 +405,7 @@ pub async fn add_machine_account(
             credential,
             scopes: scopes_of(&options.scopes),
             authorization_server: None,
+            probe: None,
         })
         .await?;
     Ok(view(&state, &account))

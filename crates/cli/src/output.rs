@@ -274,6 +274,7 @@ pub async fn discover(
     let http = mcpauth_core::http::ReqwestHttp::new()?;
     let options = mcpauth_core::discovery::DiscoverOptions {
         authorization_server,
+        ..Default::default()
     };
     let found = mcpauth_core::discovery::discover(&http, url, &options).await?;
     let scopes = mcpauth_core::scopes::select_scopes(

@@ -19,16 +19,53 @@ use crate::metadata::{AuthorizationServerMetadata, ProtectedResourceMetadata};
 
 /// The protocol revision the probe's `initialize` asks for.
 pub const PROBE_PROTOCOL_VERSION: &str = "2025-11-25";
+/// The revision of the probe's second form, for servers that have no `initialize`.
+pub const PROBE_MODERN_PROTOCOL_VERSION: &str = "2026-07-28";
 
-/// What the MCP server said to an unauthenticated `initialize`.
+/// Which request drew the answer the probe reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProbeForm {
+    /// An MCP `initialize` POST (Streamable HTTP, 2025-03-26 to 2025-11-25).
+    Initialize,
+    /// A `server/discover` POST in the 2026-07-28 form (no handshake).
+    Discover,
+    /// A GET of the event stream (HTTP+SSE, 2024-11-05).
+    LegacySse,
+}
+
+/// What the MCP server said to an unauthenticated request.
 #[derive(Debug, Clone)]
 pub struct Probe {
     pub status: u16,
     pub challenges: Vec<BearerChallenge>,
+    pub form: ProbeForm,
 }
 
-/// Sends an MCP `initialize` POST without a token and reads the challenges (SPEC §1.1).
-pub async fn probe(http: &dyn HttpClient, mcp_url: &Url) -> Result<Probe> {
+impl Probe {
+    /// A challenge the caller already received (the proxy sees them on any message).
+    pub fn from_challenge(status: u16, challenge: BearerChallenge) -> Self {
+        Self {
+            status,
+            challenges: vec![challenge],
+            form: ProbeForm::Initialize,
+        }
+    }
+
+    fn of(form: ProbeForm, response: &crate::http::HttpResponse) -> Self {
+        Self {
+            status: response.status,
+            challenges: bearer_challenges(response.header_all("www-authenticate")),
+            form,
+        }
+    }
+
+    fn answered(&self) -> bool {
+        matches!(self.status, 200..=299 | 401 | 403)
+    }
+}
+
+fn initialize_probe(mcp_url: &Url) -> HttpRequest {
     let body = serde_json::json!({
         "jsonrpc": "2.0",
         "id": 0,
@@ -39,15 +76,62 @@ pub async fn probe(http: &dyn HttpClient, mcp_url: &Url) -> Result<Probe> {
             "clientInfo": {"name": "mcpauth", "version": env!("CARGO_PKG_VERSION")}
         }
     });
-    let request = HttpRequest::post_json(mcp_url.clone(), &body)
+    HttpRequest::post_json(mcp_url.clone(), &body)
         .header("accept", "application/json, text/event-stream")
         .header("mcp-protocol-version", PROBE_PROTOCOL_VERSION)
-        .header("mcp-method", "initialize");
-    let response = http.send(request).await?;
-    Ok(Probe {
-        status: response.status,
-        challenges: bearer_challenges(response.header_all("www-authenticate")),
-    })
+        .header("mcp-method", "initialize")
+}
+
+/// The 2026-07-28 form: every request carries its version and capabilities (SEP-2575).
+fn discover_probe(mcp_url: &Url) -> HttpRequest {
+    let body = serde_json::json!({
+        "jsonrpc": "2.0",
+        "id": 0,
+        "method": "server/discover",
+        "params": {"_meta": {
+            "io.modelcontextprotocol/protocolVersion": PROBE_MODERN_PROTOCOL_VERSION,
+            "io.modelcontextprotocol/clientCapabilities": {},
+            "io.modelcontextprotocol/clientInfo": {"name": "mcpauth", "version": env!("CARGO_PKG_VERSION")}
+        }}
+    });
+    HttpRequest::post_json(mcp_url.clone(), &body)
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", PROBE_MODERN_PROTOCOL_VERSION)
+        .header("mcp-method", "server/discover")
+}
+
+/// Asks the MCP server, without a token, for its challenges (SPEC §1.1, §6): an
+/// `initialize` first; a server that refuses it (400, 404, 405) is asked again
+/// in the 2026-07-28 form, then as a legacy HTTP+SSE server (a GET of its event
+/// stream, headers only). The first of these that is answered (2xx, 401, 403)
+/// is the result; otherwise the `initialize` answer is.
+pub async fn probe(http: &dyn HttpClient, mcp_url: &Url) -> Result<Probe> {
+    let first = Probe::of(
+        ProbeForm::Initialize,
+        &http.send(initialize_probe(mcp_url)).await?,
+    );
+    if first.answered() || !matches!(first.status, 400 | 404 | 405) {
+        return Ok(first);
+    }
+    let modern = Probe::of(
+        ProbeForm::Discover,
+        &http.send(discover_probe(mcp_url)).await?,
+    );
+    if modern.answered() {
+        return Ok(modern);
+    }
+    let get = HttpRequest::get(mcp_url.clone())
+        .header("accept", "text/event-stream")
+        .headers_only();
+    let response = http.send(get).await?;
+    let is_stream = response
+        .header("content-type")
+        .is_some_and(|t| t.starts_with("text/event-stream"));
+    let legacy = Probe::of(ProbeForm::LegacySse, &response);
+    if matches!(legacy.status, 401 | 403) || legacy.status / 100 == 2 && is_stream {
+        return Ok(legacy);
+    }
+    Ok(first)
 }
 
 /// Everything discovery learned, ready for registration and authorization.
@@ -86,6 +170,13 @@ impl Discovery {
 pub struct DiscoverOptions {
     /// Use this authorization server when the resource lists several (RFC 9728 §7.6).
     pub authorization_server: Option<String>,
+    /// The one used before (a re-authorization): kept while the resource still
+    /// lists it; when it no longer does, the resource moved to another
+    /// authorization server (SEP-2352) and the first listed one is used.
+    pub preferred_authorization_server: Option<String>,
+    /// The server's answer already at hand (a 401 or 403 the proxy received on
+    /// some message): discovery starts from its challenge instead of probing.
+    pub probe: Option<Probe>,
 }
 
 /// A discovery step that has just resolved, for a front end that shows them as
@@ -127,7 +218,10 @@ pub async fn discover_reporting(
     report: &(dyn Fn(DiscoveryProgress) + Send + Sync),
 ) -> Result<Discovery> {
     let url = parse_url(mcp_url)?;
-    let probe = probe(http, &url).await?;
+    let probe = match &options.probe {
+        Some(known) => known.clone(),
+        None => probe(http, &url).await?,
+    };
     match probe.status {
         401 | 403 => {}
         200..=299 => return Err(Error::NotAnOAuthMcpServer {
@@ -356,7 +450,12 @@ fn choose_issuer(
         });
     }
     match &options.authorization_server {
-        None => Ok(prm.authorization_servers[0].clone()),
+        None => Ok(options
+            .preferred_authorization_server
+            .as_ref()
+            .filter(|p| prm.authorization_servers.contains(p))
+            .unwrap_or(&prm.authorization_servers[0])
+            .clone()),
         Some(chosen) if prm.authorization_servers.contains(chosen) => Ok(chosen.clone()),
         Some(chosen) => Err(Error::UnlistedAuthorizationServer {
             chosen: chosen.clone(),
@@ -620,6 +719,7 @@ mod tests {
                 &prm,
                 &DiscoverOptions {
                     authorization_server: choice.map(str::to_string),
+                    ..Default::default()
                 },
             )
         };

@@ -33,6 +33,9 @@ pub struct HttpRequest {
     pub url: Url,
     pub headers: Vec<(String, String)>,
     pub body: Option<Vec<u8>>,
+    /// False to stop once the status and headers have arrived (an event stream
+    /// the engine only probes); the answer's body is then empty.
+    pub read_body: bool,
 }
 
 impl HttpRequest {
@@ -43,6 +46,7 @@ impl HttpRequest {
             url,
             headers: Vec::new(),
             body: None,
+            read_body: true,
         }
     }
 
@@ -62,6 +66,7 @@ impl HttpRequest {
                 ("accept".into(), "application/json".into()),
             ],
             body: Some(body.into_bytes()),
+            read_body: true,
         }
     }
 
@@ -75,12 +80,22 @@ impl HttpRequest {
                 ("accept".into(), "application/json".into()),
             ],
             body: Some(value.to_string().into_bytes()),
+            read_body: true,
         }
     }
 
-    /// Adds a header.
+    /// Sets a header, replacing any earlier value of the same name (a request
+    /// never needs two, and servers read a repeated `Accept` differently).
     pub fn header(mut self, name: &str, value: impl Into<String>) -> Self {
-        self.headers.push((name.to_ascii_lowercase(), value.into()));
+        let name = name.to_ascii_lowercase();
+        self.headers.retain(|(n, _)| *n != name);
+        self.headers.push((name, value.into()));
+        self
+    }
+
+    /// Stops at the status and headers: the body is not read.
+    pub fn headers_only(mut self) -> Self {
+        self.read_body = false;
         self
     }
 }
@@ -234,6 +249,13 @@ impl ReqwestHttp {
             .iter()
             .filter_map(|(n, v)| Some((n.as_str().to_string(), v.to_str().ok()?.to_string())))
             .collect();
+        if !request.read_body {
+            return Ok(HttpResponse {
+                status,
+                headers,
+                body: Vec::new(),
+            });
+        }
         if let Some(len) = response.content_length() {
             if len > self.limits.body_limit as u64 {
                 return Err(Error::BodyTooLarge {

@@ -142,6 +142,16 @@ impl StepUp {
         Ok(wanted)
     }
 
+    /// Counts an authorization made for the operation by other means (the
+    /// sign-in its first 401 caused), so that the budget covers every
+    /// authorization the operation causes, as the MCP conformance suite counts.
+    pub fn count(&mut self, resource: &str, operation: &str) {
+        *self
+            .attempts
+            .entry((resource.to_string(), operation.to_string()))
+            .or_insert(0) += 1;
+    }
+
     /// Forgets the attempts for an operation that then succeeded.
     pub fn succeeded(&mut self, resource: &str, operation: &str) {
         self.attempts
