@@ -191,6 +191,7 @@ pub async fn login(args: LoginArgs) -> Result<(), Failure> {
                     credential,
                     scopes,
                     authorization_server: args.client.authorization_server.clone(),
+                    probe: None,
                 })
                 .await?
         }
@@ -210,6 +211,7 @@ pub async fn login(args: LoginArgs) -> Result<(), Failure> {
                 client,
                 authorization_server: args.client.authorization_server.clone(),
                 account: None,
+                probe: None,
             };
             interactive_sign_in(&vault, request, args.no_browser).await?
         }

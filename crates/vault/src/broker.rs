@@ -23,6 +23,17 @@ use crate::model::{
 };
 use crate::{new_account_id, Vault};
 
+/// When [`Vault::fresh_token`] may return the stored token instead of refreshing.
+#[derive(Clone, Copy)]
+enum Freshness<'a> {
+    /// While it is fresh.
+    IfDue,
+    /// Never: refresh now.
+    Now,
+    /// While it is fresh and is not this token, which the server refused.
+    Replacing(&'a str),
+}
+
 /// What sign-out did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignOutReport {
@@ -166,6 +177,14 @@ fn mirror(account: &mut Account, bundle: &TokenBundle) {
     account.issued_at = bundle.issued_at;
     account.has_refresh_token = bundle.refresh_token.is_some();
     account.generation = bundle.generation;
+}
+
+/// A re-authorization that went to another authorization server than the account's.
+pub(crate) struct Moved<'a> {
+    pub discovery: &'a Discovery,
+    pub client: &'a ClientRegistration,
+    pub credential: Option<&'a ClientCredential>,
+    pub signing_alg: Option<String>,
 }
 
 /// What a new account is made from.
@@ -323,7 +342,24 @@ impl Vault {
     pub async fn token(&self, selector: &str) -> Result<AccessToken> {
         crate::exchanges::capture(async {
             let account = self.account(selector)?;
-            self.fresh_token(&account.id, false).await
+            self.fresh_token(&account.id, Freshness::IfDue).await
+        })
+        .await
+    }
+
+    /// After the resource server refused `rejected` (a 401): a token that is not
+    /// it. Another process may already have replaced it, and then its token is
+    /// used; otherwise this refreshes. So several proxies refused at once on one
+    /// account make one refresh between them, not one each.
+    pub async fn token_after_rejection(
+        &self,
+        selector: &str,
+        rejected: &AccessToken,
+    ) -> Result<AccessToken> {
+        crate::exchanges::capture(async {
+            let account = self.account(selector)?;
+            self.fresh_token(&account.id, Freshness::Replacing(rejected.secret()))
+                .await
         })
         .await
     }
@@ -332,7 +368,7 @@ impl Vault {
     pub async fn refresh_now(&self, selector: &str) -> Result<Account> {
         crate::exchanges::capture(async {
             let account = self.account(selector)?;
-            self.fresh_token(&account.id, true).await?;
+            self.fresh_token(&account.id, Freshness::Now).await?;
             self.account(&account.id)
         })
         .await
@@ -352,7 +388,8 @@ impl Vault {
         }
     }
 
-    async fn fresh_token(&self, id: &str, force: bool) -> Result<AccessToken> {
+    async fn fresh_token(&self, id: &str, freshness: Freshness<'_>) -> Result<AccessToken> {
+        let force = !matches!(freshness, Freshness::IfDue);
         let min_skew = self.min_skew_secs();
         let account = self.account(id)?;
         Self::check_usable(&account)?;
@@ -393,10 +430,14 @@ impl Vault {
         let account = self.account(id)?;
         Self::check_usable(&account)?;
         let bundle = self.read_bundle(id)?;
-        if let Some(bundle) = bundle
-            .as_ref()
-            .filter(|b| !force && b.is_fresh(now_secs(), min_skew))
-        {
+        let usable = |b: &&TokenBundle| match freshness {
+            Freshness::IfDue => b.is_fresh(now_secs(), min_skew),
+            Freshness::Now => false,
+            Freshness::Replacing(rejected) => {
+                b.access_token != rejected && b.is_fresh(now_secs(), min_skew)
+            }
+        };
+        if let Some(bundle) = bundle.as_ref().filter(usable) {
             if bundle.generation > account.generation {
                 self.repair_record(&account, bundle, true)?;
             }
@@ -630,6 +671,29 @@ impl Vault {
         Ok(report)
     }
 
+    /// A machine account's step-up: a new client credentials token for the
+    /// union of its scopes and `added` (no browser, no refresh token involved).
+    pub async fn widen_machine_scopes(&self, selector: &str, added: &Scopes) -> Result<Account> {
+        crate::exchanges::capture(async {
+            let account = self.account(selector)?;
+            if account.kind != AccountKind::Machine {
+                return Err(Error::Invalid(format!(
+                    "{} is not a machine account: widen it with a new sign-in",
+                    account.id
+                )));
+            }
+            Self::check_usable(&account)?;
+            let _lock = self.lock_account(&account.id).await?;
+            let mut widened = self.account(&account.id)?;
+            widened.requested_scopes = Scopes::parse(&widened.requested_scopes)
+                .union(added)
+                .to_string();
+            let bundle = self.read_bundle(&widened.id)?;
+            self.refresh_locked(&widened, bundle.as_ref()).await
+        })
+        .await
+    }
+
     /// Asks for more scopes: refresh with the union first, else says a browser sign-in
     /// for the union is needed (SPEC §4.4).
     pub async fn upgrade_by_refresh(
@@ -748,8 +812,12 @@ impl Vault {
         account: &Account,
         tokens: &TokenResponse,
         requested: Option<&Scopes>,
+        moved: Option<Moved<'_>>,
     ) -> Result<Account> {
         let previous = self.read_bundle(&account.id)?;
+        if let Some(moved) = moved {
+            return self.store_moved(account, tokens, previous.as_ref(), requested, moved);
+        }
         let summary = format!(
             "signed in again ({})",
             tokens
@@ -765,6 +833,59 @@ impl Vault {
             requested,
             activity("sign_in", summary),
         )
+    }
+
+    /// The account moves to the new authorization server: its client
+    /// credential (or none), its tokens, then issuer, client, discovery and
+    /// token facts in one database transaction. The old client is never used
+    /// with the new server (SEP-2352).
+    fn store_moved(
+        &self,
+        account: &Account,
+        tokens: &TokenResponse,
+        previous: Option<&TokenBundle>,
+        requested: Option<&Scopes>,
+        moved: Moved<'_>,
+    ) -> Result<Account> {
+        match moved.credential {
+            Some(credential) => self.write_credential(&account.id, credential)?,
+            None => self.secrets.delete(&Self::client_key(&account.id))?,
+        }
+        let generation = account.generation.max(previous.map_or(0, |p| p.generation)) + 1;
+        // The old server's refresh token means nothing to the new one.
+        let bundle = bundle_from(tokens, None, generation);
+        self.write_bundle(&account.id, &bundle)?;
+        let mut updated = account.clone();
+        updated.issuer = moved.discovery.issuer.clone();
+        updated.resource = moved.discovery.resource.clone();
+        updated.client_id = moved.client.client_id.clone();
+        updated.registration = moved.client.kind;
+        updated.client_auth = moved.client.auth.method_name().to_string();
+        updated.signing_alg = moved.signing_alg;
+        updated.redirect_uri = moved.client.redirect_uris.first().cloned();
+        updated.offered_scopes = moved.discovery.offered_scopes().join(" ");
+        mirror(&mut updated, &bundle);
+        updated.status = AccountStatus::Active {
+            expires_at: bundle.expires_at,
+        };
+        updated.last_refresh_at = Some(now_secs());
+        if let Some(subject) = subject_of(tokens) {
+            updated.subject = Some(subject);
+        }
+        if let Some(requested) = requested {
+            updated.requested_scopes = requested.to_string();
+        }
+        let discovery_json =
+            serde_json::to_string(moved.discovery).map_err(|e| Error::Invalid(e.to_string()))?;
+        let step = activity(
+            "sign_in",
+            format!(
+                "signed in at {}, which the server now names instead of {} (client {})",
+                updated.issuer, account.issuer, updated.client_id
+            ),
+        );
+        self.db().move_account(&updated, &discovery_json, &step)?;
+        Ok(updated)
     }
 
     /// Sets the stored access token's expiry, as if time had passed (tests and diagnostics).

@@ -273,29 +273,46 @@ impl Db {
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(|e| Error::db(&self.path, e))?;
-        tx.execute(
-            "UPDATE accounts SET granted_scopes = ?2, requested_scopes = ?3, token_type = ?4, expires_at = ?5,
-             issued_at = ?6, has_refresh_token = ?7, status_json = ?8, last_refresh_at = ?9, subject = ?10,
-             updated_at = ?11, generation = ?12 WHERE id = ?1",
-            params![
-                account.id,
-                account.granted_scopes,
-                account.requested_scopes,
-                account.token_type,
-                account.expires_at,
-                account.issued_at,
-                account.has_refresh_token,
-                serde_json::to_string(&account.status).unwrap_or_default(),
-                account.last_refresh_at,
-                account.subject,
-                now_secs(),
-                account.generation,
-            ],
-        )
-        .map_err(|e| Error::db(&self.path, e))?;
+        update_token_columns(&tx, account).map_err(|e| Error::db(&self.path, e))?;
         if let Some(activity) = activity {
             insert_activity(&tx, &account.id, activity).map_err(|e| Error::db(&self.path, e))?;
         }
+        tx.commit().map_err(|e| Error::db(&self.path, e))
+    }
+
+    /// An account that moved to another authorization server: its client,
+    /// discovery and token facts together.
+    pub fn move_account(
+        &mut self,
+        account: &Account,
+        discovery_json: &str,
+        activity: &Activity,
+    ) -> Result<()> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(|e| Error::db(&self.path, e))?;
+        tx.execute(
+            "UPDATE accounts SET issuer = ?2, resource = ?3, client_id = ?4, registration = ?5,
+             client_auth = ?6, signing_alg = ?7, redirect_uri = ?8, offered_scopes = ?9,
+             discovery_json = ?10, updated_at = ?11 WHERE id = ?1",
+            params![
+                account.id,
+                account.issuer,
+                account.resource,
+                account.client_id,
+                enum_to_sql(&account.registration),
+                account.client_auth,
+                account.signing_alg,
+                account.redirect_uri,
+                account.offered_scopes,
+                discovery_json,
+                now_secs(),
+            ],
+        )
+        .map_err(|e| Error::db(&self.path, e))?;
+        update_token_columns(&tx, account).map_err(|e| Error::db(&self.path, e))?;
+        insert_activity(&tx, &account.id, activity).map_err(|e| Error::db(&self.path, e))?;
         tx.commit().map_err(|e| Error::db(&self.path, e))
     }
 
@@ -398,6 +415,31 @@ impl Db {
             .map_err(|e| self.err(e))?;
         Ok(answer == "ok")
     }
+}
+
+fn update_token_columns(
+    tx: &rusqlite::Transaction<'_>,
+    account: &Account,
+) -> rusqlite::Result<usize> {
+    tx.execute(
+        "UPDATE accounts SET granted_scopes = ?2, requested_scopes = ?3, token_type = ?4, expires_at = ?5,
+         issued_at = ?6, has_refresh_token = ?7, status_json = ?8, last_refresh_at = ?9, subject = ?10,
+         updated_at = ?11, generation = ?12 WHERE id = ?1",
+        params![
+            account.id,
+            account.granted_scopes,
+            account.requested_scopes,
+            account.token_type,
+            account.expires_at,
+            account.issued_at,
+            account.has_refresh_token,
+            serde_json::to_string(&account.status).unwrap_or_default(),
+            account.last_refresh_at,
+            account.subject,
+            now_secs(),
+            account.generation,
+        ],
+    )
 }
 
 fn insert_activity(

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use mcpauth_core::authorize::{start_authorization, AuthorizationRequest};
 use mcpauth_core::callback::{CallbackParams, PendingStore};
-use mcpauth_core::discovery::{discover, DiscoverOptions, Discovery};
+use mcpauth_core::discovery::{discover, DiscoverOptions, Discovery, Probe};
 use mcpauth_core::flow::finish_authorization;
 use mcpauth_core::loopback::{LoopbackHost, LoopbackListener};
 use mcpauth_core::registration::{
@@ -17,7 +17,7 @@ use mcpauth_core::registration::{
 use mcpauth_core::scopes::{select_scopes, Scopes};
 use mcpauth_core::token;
 
-use crate::broker::NewAccount;
+use crate::broker::{Moved, NewAccount};
 use crate::error::{Error, Result};
 use crate::model::{Account, AccountKind, ClientCredential};
 use crate::{client_auth_from, Vault};
@@ -64,6 +64,8 @@ pub struct SignInRequest {
     pub authorization_server: Option<String>,
     /// Re-authorize this existing account instead of adding one.
     pub account: Option<String>,
+    /// The server's 401/403 already at hand: discovery starts from its challenge.
+    pub probe: Option<Probe>,
 }
 
 /// A started sign-in: open `authorization_url` in the browser.
@@ -88,6 +90,8 @@ pub struct MachineAccountRequest {
     pub credential: ClientCredential,
     pub scopes: Option<Scopes>,
     pub authorization_server: Option<String>,
+    /// The server's 401/403 already at hand: discovery starts from its challenge.
+    pub probe: Option<Probe>,
 }
 
 struct SessionContext {
@@ -165,10 +169,9 @@ impl Vault {
             self.http()?,
             &mcp_url,
             &DiscoverOptions {
-                authorization_server: request
-                    .authorization_server
-                    .clone()
-                    .or_else(|| existing.as_ref().map(|a| a.issuer.clone())),
+                authorization_server: request.authorization_server.clone(),
+                preferred_authorization_server: existing.as_ref().map(|a| a.issuer.clone()),
+                probe: request.probe.clone(),
             },
         )
         .await?;
@@ -336,7 +339,20 @@ impl Vault {
                 // One entry for the whole re-authorization: discovery first.
                 let later = crate::exchanges::take();
                 crate::exchanges::record(context.exchanges.iter().cloned().chain(later));
-                self.store_reauthorization(account, &done.tokens, done.requested_scopes.as_ref())
+                // The resource moved to another authorization server (SEP-2352):
+                // the account takes the new issuer, client and discovery.
+                let moved = (context.discovery.issuer != account.issuer).then(|| Moved {
+                    discovery: &context.discovery,
+                    client: &context.client,
+                    credential: context.credential.as_ref(),
+                    signing_alg: signing_alg(context.credential.as_ref(), &context.client.auth),
+                });
+                self.store_reauthorization(
+                    account,
+                    &done.tokens,
+                    done.requested_scopes.as_ref(),
+                    moved,
+                )
             }
             None => self.store_new_account(NewAccount {
                 discovery: &context.discovery,
@@ -387,6 +403,8 @@ impl Vault {
             &request.mcp_url,
             &DiscoverOptions {
                 authorization_server: request.authorization_server.clone(),
+                probe: request.probe.clone(),
+                ..Default::default()
             },
         )
         .await?;

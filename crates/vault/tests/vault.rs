@@ -46,6 +46,7 @@ async fn every_secret_kind_round_trips_and_records_agree() {
             },
             scopes: Some(Scopes::parse("mcp:read")),
             authorization_server: None,
+            probe: None,
         })
         .await
         .expect("machine account with a secret");
@@ -62,6 +63,7 @@ async fn every_secret_kind_round_trips_and_records_agree() {
             },
             scopes: Some(Scopes::parse("mcp:read")),
             authorization_server: None,
+            probe: None,
         })
         .await
         .expect("machine account with a private key");
