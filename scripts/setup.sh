@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Installs what MCP Auth needs to build, run and test on Debian or Ubuntu:
 # system packages (Tauri's build libraries, gnome-keyring, D-Bus, Xvfb,
-# Chromium, the WebKit WebDriver) and the npm packages of tests/servers and ui.
-# Installs only what is missing, so it is safe to run again. Uses sudo when
-# not root. Rust (cargo) and Node.js (node, npm) must already be installed.
+# Chromium, the WebKit WebDriver, python3-venv), the npm packages of
+# tests/servers, tests/browser, tests/clients, tests/conformance (the MCP
+# conformance suite and the Node.js 22 it needs) and ui, and the Python venv
+# of tests/servers (the Python SDK test server). Installs only what is missing, so it is safe to run again.
+# Uses sudo when not root. Rust (cargo) and Node.js (node, npm) must already be
+# installed (python3 comes with python3-venv).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,6 +33,8 @@ PACKAGES=(
   # The desktop's colour scheme as the app reads it (tests/e2e/theme.test.mjs):
   # gsettings → dconf → xdg-desktop-portal(-gtk) → org.freedesktop.appearance.
   dconf-gsettings-backend gsettings-desktop-schemas xdg-desktop-portal-gtk
+  # `python3 -m venv` for tests/servers/.venv (Debian splits it out of python3).
+  python3-venv
 )
 # Debian ships Chromium as `chromium`; Ubuntu's `chromium-browser` is a snap wrapper.
 if apt-cache show chromium >/dev/null 2>&1 || ! command -v apt-cache >/dev/null; then
@@ -51,10 +56,19 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # npm projects: `npm ci` when node_modules is missing or older than the lock file.
-for dir in tests/servers tests/browser ui; do
+for dir in tests/servers tests/browser tests/clients tests/conformance ui; do
   if [ ! -d "$dir/node_modules" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
     say "npm ci in $dir"
     npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error >/dev/null
   fi
 done
+# Python venv of tests/servers (py_server.py): made when missing, refilled when
+# requirements.txt is newer than the stamp written after the last install.
+venv=tests/servers/.venv
+if [ ! -x "$venv/bin/python" ] || [ tests/servers/requirements.txt -nt "$venv/.requirements.stamp" ]; then
+  say "python venv in $venv"
+  [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check -r tests/servers/requirements.txt
+  touch "$venv/.requirements.stamp"
+fi
 say "everything is installed"

@@ -1,24 +1,16 @@
 // MCP servers (Streamable HTTP, official TypeScript SDK) protected by Bearer
-// JWT access tokens they validate themselves against the AS's JWKS.
+// JWT access tokens they validate themselves against the AS's JWKS (auth.mjs).
 
 import { randomUUID } from 'node:crypto';
 
 import express from 'express';
-import { createRemoteJWKSet, jwtVerify } from 'jose';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 
+import { bearerAuth } from './auth.mjs';
 import { logger } from './log.mjs';
-
-const quote = (v) => `"${String(v).replace(/[\\"]/g, '\\$&')}"`;
-
-/** Builds `Bearer k="v", ...` from ordered [key, value] pairs (undefined values skipped). */
-function bearer(pairs) {
-  const params = pairs.filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${quote(v)}`);
-  return params.length ? `Bearer ${params.join(', ')}` : 'Bearer';
-}
 
 /**
  * Mounts an MCP endpoint on `app` at `path`.
@@ -37,62 +29,9 @@ export function mountMcp(app, {
   path, resource, issuer, jwksUri, style, prmUrl, fetchTimeoutMs = 10_000,
 }) {
   const log = logger(`mcp:${style}`);
-  const jwks = createRemoteJWKSet(new URL(jwksUri), { timeoutDuration: fetchTimeoutMs });
-
-  // --- challenges -------------------------------------------------------
-  // current : Bearer resource_metadata="<PRM>", scope="mcp:read"
-  // fallback: Bearer scope="mcp:read"                (no resource_metadata)
-  // legacy  : Bearer                                 (nothing at all)
-  // A presented-but-rejected token adds error="invalid_token" and an
-  // error_description in front (RFC 6750 §3.1); 403s carry
-  // error="insufficient_scope" and the scope needed.
-  function challenge(res, status, { error, description, scope = 'mcp:read' } = {}) {
-    let pairs;
-    if (error === 'insufficient_scope') {
-      pairs = [['error', error], ['scope', scope]];
-      if (style === 'current') pairs.push(['resource_metadata', prmUrl]);
-    } else {
-      pairs = [['error', error], ['error_description', description]];
-      if (style === 'current') pairs.push(['resource_metadata', prmUrl], ['scope', scope]);
-      if (style === 'fallback') pairs.push(['scope', scope]);
-    }
-    res.status(status)
-      .set('WWW-Authenticate', bearer(pairs))
-      .json({ error: error ?? 'unauthorized', error_description: description ?? 'Bearer token required' });
-  }
-
-  async function authenticate(req, res, next) {
-    const m = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i.exec(req.headers.authorization ?? '');
-    if (!m) return challenge(res, 401);
-
-    let payload;
-    try {
-      ({ payload } = await jwtVerify(m[1], jwks, {
-        issuer,
-        audience: resource,
-        typ: 'at+jwt', // RFC 9068 access tokens only (an ID token is refused)
-      }));
-    } catch (err) {
-      log('token rejected:', err.code ?? err.name, err.message);
-      return challenge(res, 401, { error: 'invalid_token', description: `token rejected: ${err.code ?? err.message}` });
-    }
-
-    const scopes = new Set(String(payload.scope ?? '').split(' ').filter(Boolean));
-    if (!scopes.has('mcp:read')) {
-      return challenge(res, 403, { error: 'insufficient_scope', scope: 'mcp:read', description: 'mcp:read required' });
-    }
-
-    // Becomes `extra.authInfo` in tool handlers.
-    req.auth = {
-      token: m[1],
-      clientId: payload.client_id,
-      scopes: [...scopes],
-      expiresAt: payload.exp,
-      resource: new URL(resource),
-      extra: { sub: payload.sub, scope: payload.scope, aud: payload.aud },
-    };
-    return next();
-  }
+  const { challenge, authenticate } = bearerAuth({
+    resource, issuer, jwksUri, style, prmUrl, fetchTimeoutMs, name: `mcp:${style}`,
+  });
 
   // Tool-level scope, checked after the body is parsed: look into the
   // JSON-RPC message (single or batch) before the transport sees it.

@@ -13,6 +13,8 @@ import { fileURLToPath } from 'node:url';
 
 import { SignJWT, decodeJwt, importJWK, importPKCS8 } from 'jose';
 
+import { genChecks } from './smoke-gen.mjs';
+
 const START = fileURLToPath(new URL('./start.mjs', import.meta.url));
 const VERBOSE = !!process.env.SMOKE_VERBOSE;
 const findings = {}; // observed behaviour worth recording (printed at the end)
@@ -659,9 +661,14 @@ await step('10. dynamic client registration', async () => {
   findings.dcrNativeHttps = { status: bad2.status, body: bad2.json ? { error: bad2.json.error, error_description: bad2.json.error_description } : undefined };
 });
 
+// 12-19: the MCP servers of every protocol generation (smoke-gen.mjs).
+await genChecks({
+  env, step, check, http, findings, mainMeta, basic, tokenRequest,
+});
+
 check(stdoutLines.length === 1, 'exactly one stdout line so far', stdoutLines);
 
-await step('11. options: --delay-ms, --access-token-ttl; stdin close stops the servers', async () => {
+await step('20. options: --delay-ms, --access-token-ttl; stdin close stops the servers', async () => {
   const second = await startServers(['--delay-ms', '150', '--access-token-ttl', '7']);
   const meta = await discover(second.env.issuer);
   const t0 = Date.now();
@@ -685,6 +692,15 @@ const exited = new Promise((resolve) => child.once('exit', (code, sig) => resolv
 child.kill('SIGTERM');
 const res = await Promise.race([exited, new Promise((resolve) => setTimeout(() => resolve('timeout'), 5000))]);
 check(res !== 'timeout' && res.code === 0, 'child exits 0 on SIGTERM', res);
+// The Python (and Rust) servers go with it: their ports stop answering.
+for (const key of ['py', 'rmcp'].filter((k) => env.mcp[k])) {
+  let gone = false;
+  for (let i = 0; i < 40 && !gone; i += 1) {
+    gone = await fetch(env.mcp[key]).then(() => false, () => true);
+    if (!gone) await new Promise((resolve) => { setTimeout(resolve, 100); });
+  }
+  check(gone, `${key} server stopped with start.mjs`);
+}
 check(!/server_error/.test(stderr.join('')), 'no server_error in the server logs', stderr.join('').match(/.*server_error.*/g));
 
 if (VERBOSE || process.env.SMOKE_FINDINGS) console.log(JSON.stringify(findings, null, 2));

@@ -13,6 +13,10 @@
 // process that dies takes its servers with it). --ignore-stdin disables the
 // stdin watch for interactive demos run in the background (`&` gives the
 // process /dev/null as stdin, which would stop it at once).
+//
+// The Python and Rust MCP servers run as child processes (children.mjs) and
+// stop with this one; one that is not installed or does not start is left
+// out and named, with the reason, in the JSON line's `missing`.
 
 import { emitStdout, logger } from './log.mjs'; // must stay the first import
 
@@ -24,14 +28,18 @@ import { parseArgs } from 'node:util';
 import express from 'express';
 
 import { createClients, createProvider } from './as.mjs';
+import { mountVerify } from './auth.mjs';
 import { createTestCa } from './ca.mjs';
+import { childSpecs, startChild, stopChild } from './children.mjs';
+import { genServerOf, isGenMcpPath, mountGenerations } from './gen.mjs';
 import { mountMcp } from './mcp.mjs';
 
 const log = logger('start');
 const HOST = '127.0.0.1';
 const FIXED_PORTS = {
   mainAs: 4400, tenantAs: 4401, current: 4402, fallback: 4403, cimd: 4404,
-}; // 4405..4410 reserved for later additions
+  gen: 4405, py: 4406, rmcp: 4407, // py and rmcp bind their own (child processes)
+}; // 4408..4410 reserved for later additions
 const CIMD_PATH = '/mcpauth/client-metadata.json';
 const CIMD_SOURCE = new URL('../../client-metadata/mcpauth.json', import.meta.url);
 
@@ -68,6 +76,7 @@ const servers = {
   current: http.createServer(),
   fallback: http.createServer(),
   cimd: https.createServer({ cert: ca.certPem, key: ca.keyPem }),
+  gen: http.createServer(), // every SDK generation: ts1, sse, ts2, lazy, open (gen.mjs)
 };
 const port = {};
 await Promise.all(Object.entries(servers).map(([name, server]) => new Promise((resolve, reject) => {
@@ -96,6 +105,21 @@ const prm = {
 };
 const cimdBase = origin('cimd', 'https');
 const cimdClientId = `${cimdBase}${CIMD_PATH}`;
+
+// The Python and Rust servers start now, in parallel with the key generation
+// below, and are awaited just before the JSON line. Their URLs are known only
+// once they listen (port 0); `missing` says why one is absent.
+const missing = {};
+const children = {};
+const childStarts = Object.entries(childSpecs()).map(([name, spec]) => {
+  if (!spec.present) {
+    missing[name] = spec.hint;
+    return undefined;
+  }
+  return startChild(name, spec, {
+    issuer, verifyUrl: `${issuer}/__test/verify`, port: options.fixedPorts ? FIXED_PORTS[name] : undefined,
+  }).then((started) => { children[name] = started; }, (err) => { missing[name] = err.message; });
+});
 
 // --- authorization servers ---------------------------------------------------
 const clients = await createClients();
@@ -136,13 +160,29 @@ const tenantStats = countGrants(tenantProvider);
 // it stops growing at 100,000 entries.
 let requestLog = [];
 
-/** A fresh express app whose first middleware applies the --delay-ms delay. */
-function newApp(name) {
+// Entries for MCP endpoints also carry the MCP request headers (`headers`)
+// and whether an Authorization header was sent (`auth`, never its value).
+const MCP_LOG_HEADERS = new Set(['mcp-protocol-version', 'mcp-session-id', 'last-event-id', 'mcp-method', 'mcp-name']);
+function mcpLogFields(req) {
+  const headers = {};
+  for (const [k, v] of Object.entries(req.headers)) {
+    if (MCP_LOG_HEADERS.has(k) || k.startsWith('mcp-param-')) headers[k] = v;
+  }
+  return { headers, auth: req.headers.authorization !== undefined };
+}
+
+/**
+ * A fresh express app whose first middleware applies the --delay-ms delay.
+ * `isMcp(path)` marks the MCP endpoints, `serverOf(path)` names the server
+ * in the request log when one app serves several.
+ */
+function newApp(name, { isMcp = () => false, serverOf = () => name } = {}) {
   const app = express();
   app.disable('x-powered-by');
   app.use((req, res, next) => {
     if (!req.path.includes('/__test/') && requestLog.length < 100_000) {
-      requestLog.push({ server: name, method: req.method, path: req.path });
+      const entry = { server: serverOf(req.path) ?? name, method: req.method, path: req.path };
+      requestLog.push(isMcp(req.path) ? { ...entry, ...mcpLogFields(req) } : entry);
     }
     next();
   });
@@ -156,7 +196,7 @@ const fetchTimeoutMs = 10_000 + options.delayMs * 2;
 // Main AS (at the root) + the legacy MCP server on the same origin. The legacy
 // route is registered first; everything else falls through to oidc-provider,
 // which answers 404 for unknown paths, including both PRM well-known URLs.
-const mainApp = newApp('mainAs');
+const mainApp = newApp('mainAs', { isMcp: (path) => path === '/legacy/mcp' });
 const legacy = mountMcp(mainApp, {
   path: '/legacy/mcp', resource: mcp.legacy, issuer, jwksUri: `${issuer}/jwks`, style: 'legacy', fetchTimeoutMs,
 });
@@ -165,6 +205,8 @@ mainApp.get('/__test/requests', (req, res) => {
   res.json({ count: requestLog.length, requests: requestLog });
   if (req.query.reset) requestLog = [];
 });
+// Token validation for the MCP servers in other processes (Python, Rust).
+mountVerify(mainApp, { path: '/__test/verify', issuer, jwksUri: `${issuer}/jwks`, fetchTimeoutMs });
 mainApp.use(mainProvider.callback());
 
 // Tenant AS: only under /tenant1. Root well-known URLs fall to express's 404.
@@ -179,14 +221,14 @@ const prmDocument = (resource, as) => ({
   scopes_supported: ['mcp:read', 'mcp:write', 'mcp:admin'],
   bearer_methods_supported: ['header'],
 });
-const currentApp = newApp('current');
+const currentApp = newApp('current', { isMcp: (path) => path === '/mcp' });
 currentApp.get('/.well-known/oauth-protected-resource/mcp', (req, res) => res.json(prmDocument(mcp.current, issuer)));
 const current = mountMcp(currentApp, {
   path: '/mcp', resource: mcp.current, issuer, jwksUri: `${issuer}/jwks`, style: 'current', prmUrl: prm.current, fetchTimeoutMs,
 });
 
 // Fallback MCP server: root PRM only, no resource_metadata in challenges.
-const fallbackApp = newApp('fallback');
+const fallbackApp = newApp('fallback', { isMcp: (path) => path === '/mcp' });
 fallbackApp.get('/.well-known/oauth-protected-resource', (req, res) => res.json(prmDocument(mcp.fallback, tenantIssuer)));
 const fallback = mountMcp(fallbackApp, {
   path: '/mcp', resource: mcp.fallback, issuer: tenantIssuer, jwksUri: `${tenantIssuer}/jwks`, style: 'fallback', fetchTimeoutMs,
@@ -198,11 +240,26 @@ const cimdDocument = { ...JSON.parse(await readFile(CIMD_SOURCE, 'utf8')), clien
 const cimdApp = newApp('cimd');
 cimdApp.get(CIMD_PATH, (req, res) => res.set('Cache-Control', 'max-age=60').json(cimdDocument));
 
+// Every SDK generation on one more origin (gen.mjs).
+const genApp = newApp('gen', { isMcp: isGenMcpPath, serverOf: genServerOf });
+const gen = mountGenerations(genApp, { origin: origin('gen'), issuer, fetchTimeoutMs });
+Object.assign(mcp, gen.mcp);
+Object.assign(prm, gen.prm);
+
 servers.mainAs.on('request', mainApp);
 servers.tenantAs.on('request', tenantApp);
 servers.current.on('request', currentApp);
 servers.fallback.on('request', fallbackApp);
 servers.cimd.on('request', cimdApp);
+servers.gen.on('request', genApp);
+
+await Promise.all(childStarts);
+for (const name of ['py', 'rmcp']) {
+  if (!children[name]) continue;
+  mcp[name] = children[name].url;
+  prm[name] = children[name].prm;
+}
+for (const url of Object.values(mcp)) resources.add(url); // the AS accepts every one of them
 
 // --- the contract line -----------------------------------------------------------
 emitStdout(JSON.stringify({
@@ -214,7 +271,9 @@ emitStdout(JSON.stringify({
   clients: clients.described,
   options: { delayMs: options.delayMs, accessTokenTtl: options.accessTokenTtl, fixedPorts: options.fixedPorts },
   pid: process.pid,
+  ...(Object.keys(missing).length ? { missing } : {}),
 }));
+for (const [name, why] of Object.entries(missing)) log(`${name} MCP server missing: ${why}`);
 log(`ready: AS ${issuer}, tenant AS ${tenantIssuer}, MCP ${Object.values(mcp).join(' ')}, CIMD ${cimdClientId}`);
 
 // --- lifetime ------------------------------------------------------------------
@@ -223,7 +282,8 @@ async function stop(reason) {
   if (stopping) return;
   stopping = true;
   log(`stopping (${reason})`);
-  await Promise.allSettled([legacy, current, fallback].map((m) => m.close()));
+  for (const { child } of Object.values(children)) stopChild(child);
+  await Promise.allSettled([legacy, current, fallback, gen].map((m) => m.close()));
   for (const server of Object.values(servers)) {
     server.close();
     server.closeAllConnections();
