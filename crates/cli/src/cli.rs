@@ -175,11 +175,18 @@ pub struct LoginArgs {
 
 #[derive(Args, Debug, Clone)]
 pub struct ProxyArgs {
-    /// An account (id, name) or an MCP server URL.
+    /// An account (id, name) or an MCP server URL (signed in to when the server first asks).
     pub target: String,
     /// Scopes for a first sign-in.
     #[arg(long = "scope")]
     pub scopes: Vec<String>,
+    /// How to sign in when the server first asks: the browser, or a machine
+    /// account with the client flags (made once, then reused).
+    #[arg(long, value_enum, default_value_t = Grant::AuthorizationCode)]
+    pub grant: Grant,
+    /// Seconds the server may stay silent (no answer, no byte of a stream) before a call fails.
+    #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub timeout: u64,
     #[command(flatten)]
     pub client: ClientArgs,
 }

@@ -1,0 +1,197 @@
+//! `mcpauth proxy`: a stdio MCP server that bridges one stdio client to one
+//! remote MCP server, whatever revision either speaks (2024-11-05 HTTP+SSE
+//! to 2026-07-28), signing in when the server first asks.
+//!
+//! Built on our own transport rather than the Rust SDK's (`rmcp`): its client
+//! parses every message into one revision's types (unknown fields of known
+//! messages are lost), its transport dies on a 401 to the first message and
+//! keeps its token fixed, and it has no HTTP+SSE client any more. A proxy
+//! must pass messages through untouched, sign in and re-send the same
+//! message, and reach servers of every era. The transport follows the
+//! behaviour rmcp implements (re-initialization on 404, `Last-Event-ID` with
+//! `retry:`, SEP-2243 headers) and is tested against rmcp's own server.
+//!
+//! Layers: `stdio` (lines in, one writer out), `bridge` (client messages,
+//! ids, eras), `to_modern`/`to_legacy` (translation), `upstream` (era and
+//! transport discovery, routing), `streamable`/`legacy_sse` (transports),
+//! `wire` (HTTP with the auth layer, bounds, timeouts), `auth` (lazy sign-in,
+//! refresh, step-up), `headers` (SEP-2243), `sse` (event streams), `scrub`.
+
+mod auth;
+mod bridge;
+mod headers;
+mod jsonrpc;
+mod legacy_sse;
+mod scrub;
+mod sse;
+mod stdio;
+mod streamable;
+mod to_legacy;
+mod to_modern;
+mod upstream;
+mod wire;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use mcpauth_core::scopes::Scopes;
+use mcpauth_vault::{AccountKind, Error as VaultError, Vault};
+use serde_json::Value;
+
+use crate::cli::{Grant, ProxyArgs};
+use crate::login::client_choice;
+use crate::output::open_vault;
+use crate::{exit, Failure};
+
+use auth::{Auth, SignInWith};
+use bridge::Bridge;
+use scrub::Scrubber;
+use stdio::Line;
+use wire::{Limits, Wire};
+
+/// Which account to start with (`None`: sign in when the server asks), and where.
+fn resolve(vault: &Vault, args: &ProxyArgs) -> Result<(url::Url, Option<String>), Failure> {
+    if !args.target.contains("://") {
+        let account = vault.account(&args.target)?;
+        let url = mcpauth_core::http::parse_url(&account.server_url)?;
+        return Ok((url, Some(account.id)));
+    }
+    let url = mcpauth_core::http::parse_url(&args.target)?;
+    let canonical = mcpauth_core::discovery::canonical_resource(&url);
+    let account = match args.grant {
+        // A machine account of this server with this client, made by an earlier run.
+        Grant::ClientCredentials => vault
+            .list()?
+            .into_iter()
+            .find(|a| {
+                a.kind == AccountKind::Machine
+                    && a.server_url == canonical
+                    && Some(&a.client_id) == args.client.client_id.as_ref()
+            })
+            .map(|a| a.id),
+        Grant::AuthorizationCode => match vault.account(&args.target) {
+            Ok(a) => Some(a.id),
+            Err(VaultError::UnknownAccount { .. }) => None,
+            Err(e) => return Err(e.into()),
+        },
+    };
+    Ok((url, account))
+}
+
+fn sign_in_with(args: &ProxyArgs) -> Result<SignInWith, Failure> {
+    let client = client_choice(&args.client)?;
+    match args.grant {
+        Grant::AuthorizationCode => Ok(SignInWith::Browser(client)),
+        Grant::ClientCredentials => match (client.client_id, client.credential) {
+            (Some(client_id), Some(credential)) => Ok(SignInWith::ClientCredentials {
+                client_id,
+                credential,
+            }),
+            _ => Err(Failure::new(
+                exit::FAILURE,
+                "--grant client-credentials needs --client-id and a --client-secret(-file) or --private-key",
+            )),
+        },
+    }
+}
+
+pub async fn run(args: ProxyArgs) -> Result<(), Failure> {
+    let vault = open_vault()?;
+    let (url, account) = resolve(&vault, &args)?;
+    let how = sign_in_with(&args)?;
+    let scopes = (!args.scopes.is_empty()).then(|| Scopes::parse(&args.scopes.join(" ")));
+    let scrubber = Scrubber::default();
+    let auth = Arc::new(Auth::new(
+        vault,
+        url.to_string(),
+        account.clone(),
+        how,
+        scopes,
+        args.client.authorization_server.clone(),
+        scrubber.clone(),
+    ));
+    let limits = Limits {
+        idle: Duration::from_secs(args.timeout),
+        ..Limits::default()
+    };
+    let wire = Wire::new(auth, scrubber.clone(), limits.clone())
+        .map_err(|e| Failure::new(exit::FAILURE, e))?;
+    let (out, writer) = stdio::writer(tokio::io::stdout(), scrubber);
+    let bridge = Bridge::new(out, wire, url.clone());
+    match &account {
+        Some(id) => eprintln!("mcpauth proxy: forwarding to {url} as account {id}"),
+        None => eprintln!(
+            "mcpauth proxy: forwarding to {url}; no account yet (signing in when the server asks)"
+        ),
+    }
+
+    let mut stdin = tokio::io::BufReader::new(tokio::io::stdin());
+    let mut tasks = tokio::task::JoinSet::new();
+    let stop = stop_signal();
+    tokio::pin!(stop);
+    let mut stopped_by_signal = false;
+    loop {
+        tokio::select! {
+            line = stdio::read_line(&mut stdin, limits.message) => match line {
+                Ok(Some(Line::Text(text))) => {
+                    if text.trim().is_empty() {
+                        continue;
+                    }
+                    match serde_json::from_str::<Value>(&text) {
+                        Ok(message) => bridge.handle(message, &mut tasks).await,
+                        Err(e) => bridge.out.send(&jsonrpc::error(
+                            Value::Null,
+                            jsonrpc::PARSE_ERROR,
+                            format!("not JSON: {e}"),
+                        )),
+                    }
+                }
+                Ok(Some(Line::TooLong)) => bridge.out.send(&jsonrpc::error(
+                    Value::Null,
+                    jsonrpc::INVALID_REQUEST,
+                    format!("a message longer than {} MiB; dropped", limits.message / (1024 * 1024)),
+                )),
+                Ok(Some(Line::NotText)) => bridge.out.send(&jsonrpc::error(
+                    Value::Null,
+                    jsonrpc::PARSE_ERROR,
+                    "a line that is not UTF-8; dropped",
+                )),
+                Ok(None) => break,
+                Err(e) => {
+                    eprintln!("mcpauth proxy: cannot read stdin: {e}");
+                    break;
+                }
+            },
+            Some(_) = tasks.join_next() => {}
+            _ = &mut stop => { stopped_by_signal = true; break; }
+        }
+        if bridge.out.is_closed() {
+            break; // nobody reads our answers any more
+        }
+    }
+    if stopped_by_signal {
+        tasks.abort_all();
+    }
+    bridge.finish(tasks).await;
+    drop(bridge);
+    let _ = writer.await;
+    Ok(())
+}
+
+/// SIGTERM (how clients stop a stdio server that does not exit) or Ctrl-C.
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+            return;
+        }
+    }
+    if tokio::signal::ctrl_c().await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
