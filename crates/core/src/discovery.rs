@@ -256,6 +256,10 @@ pub async fn discover_reporting(
             });
             let (metadata_url, metadata) =
                 fetch_authorization_server_metadata(http, &issuer).await?;
+            // The issuer is the metadata's own string (it differs from the
+            // listed one at most by the "/" of an empty path, see same_issuer):
+            // the authorization response's `iss` is compared with it exactly.
+            let issuer = metadata.issuer.clone();
             report(DiscoveryProgress::AuthorizationServer {
                 issuer: issuer.clone(),
                 metadata_url: Some(metadata_url.to_string()),
@@ -453,7 +457,11 @@ fn choose_issuer(
         None => Ok(options
             .preferred_authorization_server
             .as_ref()
-            .filter(|p| prm.authorization_servers.contains(p))
+            .and_then(|p| {
+                prm.authorization_servers
+                    .iter()
+                    .find(|listed| same_issuer(listed, p))
+            })
             .unwrap_or(&prm.authorization_servers[0])
             .clone()),
         Some(chosen) if prm.authorization_servers.contains(chosen) => Ok(chosen.clone()),
@@ -462,6 +470,18 @@ fn choose_issuer(
             listed: prm.authorization_servers.join(", "),
         }),
     }
+}
+
+/// True when `listed` (in resource metadata) names the authorization server
+/// whose metadata says `issuer`: the same string, or, for an issuer with no
+/// path, the same string with the "/" of an empty path. RFC 8414 §3.1 builds
+/// the same well-known URL from both ("any terminating / is removed"), and
+/// the official Python SDK publishes its `AnyHttpUrl` issuers with that "/";
+/// any other difference is a mix-up and is refused (§3.3).
+pub fn same_issuer(listed: &str, issuer: &str) -> bool {
+    listed == issuer
+        || listed.strip_suffix('/') == Some(issuer)
+            && Url::parse(issuer).is_ok_and(|u| u.path() == "/" && !issuer.ends_with('/'))
 }
 
 /// Fetches and validates an authorization server's metadata (SPEC §1.5, §1.6, §1.8, §5.1).
@@ -507,7 +527,7 @@ async fn fetch_one_metadata(
     }
     let metadata: AuthorizationServerMetadata =
         parse_json(&final_url, "authorization server metadata", &response.body)?;
-    if metadata.issuer != issuer {
+    if !same_issuer(issuer, &metadata.issuer) {
         return Err(Error::IssuerMismatch {
             url: candidate.to_string(),
             expected: issuer.to_string(),
@@ -603,6 +623,21 @@ mod tests {
 
     fn url(s: &str) -> Url {
         Url::parse(s).expect("test URL")
+    }
+
+    #[test]
+    fn an_issuer_matches_itself_and_only_the_slash_of_an_empty_path() {
+        assert!(same_issuer("https://as.example", "https://as.example"));
+        // What the Python SDK publishes for an issuer without a path.
+        assert!(same_issuer("https://as.example/", "https://as.example"));
+        assert!(!same_issuer("https://as.example", "https://as.example/"));
+        assert!(!same_issuer(
+            "https://as.example/t1/",
+            "https://as.example/t1"
+        ));
+        assert!(!same_issuer("https://as.example//", "https://as.example/"));
+        assert!(!same_issuer("https://evil.example/", "https://as.example"));
+        assert!(!same_issuer("HTTPS://as.example", "https://as.example"));
     }
 
     #[test]
