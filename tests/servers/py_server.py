@@ -140,8 +140,8 @@ async def progress(ctx: Context, steps: int = 3) -> str:
     """Sends `steps` progress notifications 50 ms apart (with a progressToken)."""
     for i in range(1, steps + 1):
         await ctx.report_progress(i, total=steps)  # a no-op without a progressToken
-        if i < steps:
-            await anyio.sleep(0.05)
+        # Also after the last: see sendProgress in tools.mjs.
+        await anyio.sleep(0.05)
     return f"done {steps}"
 
 

@@ -201,6 +201,16 @@ const legacy = mountMcp(mainApp, {
   path: '/legacy/mcp', resource: mcp.legacy, issuer, jwksUri: `${issuer}/jwks`, style: 'legacy', fetchTimeoutMs,
 });
 mainApp.get('/__test/stats', (req, res) => res.json(mainStats));
+// A test's own mock MCP server (crates/testkit mcp_mock.rs) becomes a resource
+// both ASes issue tokens for: POST /__test/resources {"resource": "<its URL>"}.
+mainApp.post('/__test/resources', express.json(), (req, res) => {
+  const resource = req.body?.resource;
+  if (typeof resource !== 'string' || !/^https?:\/\/(127\.0\.0\.1|localhost)[:/]/.test(resource)) {
+    return res.status(400).json({ error: 'a loopback http(s) URL is required as "resource"' });
+  }
+  resources.add(resource);
+  return res.json({ resources: resources.size });
+});
 mainApp.get('/__test/requests', (req, res) => {
   res.json({ count: requestLog.length, requests: requestLog });
   if (req.query.reset) requestLog = [];

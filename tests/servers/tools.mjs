@@ -46,12 +46,17 @@ export function abortableWait(ms, signal, counter) {
   });
 }
 
-/** Progress notifications `steps` times 50 ms apart when the request asked for them. */
+/**
+ * Progress notifications `steps` times 50 ms apart when the request asked for
+ * them, the last one 50 ms before the result: the TypeScript SDK's clients
+ * handle a notification a microtask later than an answer read in the same
+ * chunk, and would drop a last progress sent together with its result.
+ */
 export async function sendProgress(steps, progressToken, notify) {
   for (let i = 1; i <= steps; i += 1) {
     if (progressToken !== undefined) {
       await notify({ method: 'notifications/progress', params: { progressToken, progress: i, total: steps } });
     }
-    if (i < steps) await sleep(50);
+    await sleep(50);
   }
 }

@@ -1,130 +1,16 @@
 //! `mcpauth` as a user and other tools run it: a real browser (Chromium driven
 //! by Playwright through `BROWSER`), the real keyring, the real servers.
 
+mod support;
+
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command as StdCommand, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use assert_cmd::Command;
 use mcpauth_testkit::{call_tool, drive_login, jwt_claims, servers};
 use serde_json::Value;
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-static N: AtomicUsize = AtomicUsize::new(0);
-
-/// A private MCP Auth home and keyring service, and the browser that approves.
-struct Env {
-    home: PathBuf,
-    service: String,
-}
-
-impl Env {
-    fn new() -> Self {
-        assert!(
-            std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some(),
-            "the CLI tests need a D-Bus session with an unlocked gnome-keyring: run scripts/test.sh"
-        );
-        assert!(
-            repo().join("tests/browser/node_modules").is_dir(),
-            "run `npm ci --prefix tests/browser` (scripts/setup.sh does it)"
-        );
-        let id = format!(
-            "{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        );
-        let home = std::env::temp_dir().join(format!("mcpauth-cli-test-{id}"));
-        std::fs::create_dir_all(&home).expect("home");
-        Self {
-            home,
-            service: format!("mcpauth-cli-test-{id}"),
-        }
-    }
-
-    fn browser(&self) -> String {
-        format!(
-            "node {}",
-            repo().join("tests/browser/approve.mjs").display()
-        )
-    }
-
-    fn cmd(&self) -> Command {
-        let mut c = Command::cargo_bin("mcpauth").expect("binary");
-        c.env("MCPAUTH_HOME", &self.home)
-            .env("MCPAUTH_KEYRING_SERVICE", &self.service)
-            .env("BROWSER", self.browser())
-            .env("MCPAUTH_TEST_USER", "alice")
-            .timeout(std::time::Duration::from_secs(120));
-        c
-    }
-
-    fn std_cmd(&self) -> StdCommand {
-        let mut c = StdCommand::new(env!("CARGO_BIN_EXE_mcpauth"));
-        c.env("MCPAUTH_HOME", &self.home)
-            .env("MCPAUTH_KEYRING_SERVICE", &self.service)
-            .env("BROWSER", self.browser());
-        c
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        let out = self.cmd().args(args).output().expect("run");
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).expect("JSON on stdout")
-    }
-
-    fn token(&self, account: &str) -> String {
-        let out = self.cmd().args(["token", account]).output().expect("run");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let text = String::from_utf8(out.stdout).expect("utf8");
-        assert_eq!(text.lines().count(), 1, "the token alone on stdout");
-        text.trim().to_string()
-    }
-
-    /// The refresh token, read from the keyring the way the vault does (the CLI never prints it).
-    fn refresh_token(&self, id: &str) -> String {
-        let mut options = mcpauth_vault::VaultOptions::from_env().expect("options");
-        options.home = self.home.clone();
-        options.keyring_service = self.service.clone();
-        let vault = mcpauth_vault::Vault::open(options).expect("vault");
-        let bundle = vault.token_bundle(id).expect("keyring").expect("tokens");
-        bundle.refresh_token.clone().expect("refresh token")
-    }
-
-    fn only_account(&self) -> Value {
-        let list = self.json(&["list", "--json"]);
-        let accounts = list["accounts"].as_array().expect("accounts");
-        assert_eq!(accounts.len(), 1, "{list}");
-        accounts[0].clone()
-    }
-}
-
-impl Drop for Env {
-    fn drop(&mut self) {
-        // Sign out of whatever is left, so no keyring item outlives the test.
-        if let Ok(out) = self.cmd().args(["list", "--json"]).output() {
-            if let Ok(list) = serde_json::from_slice::<Value>(&out.stdout) {
-                for a in list["accounts"].as_array().into_iter().flatten() {
-                    if let Some(id) = a["id"].as_str() {
-                        let _ = self.cmd().args(["logout", id]).output();
-                    }
-                }
-            }
-        }
-        let _ = std::fs::remove_dir_all(&self.home);
-    }
-}
+use support::{repo, Env};
 
 fn stderr_one_line(out: &std::process::Output) -> String {
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 
 /// How the token endpoint misbehaves.
@@ -68,27 +68,8 @@ impl Default for Behaviour {
     }
 }
 
-/// One request as received.
-#[derive(Debug, Clone)]
-pub struct Seen {
-    pub method: String,
-    /// Path and query.
-    pub target: String,
-    pub headers: Vec<(String, String)>,
-    pub body: String,
-}
-
-impl Seen {
-    /// The whole request as text, for "was this secret sent?" checks.
-    pub fn text(&self) -> String {
-        let headers: String = self
-            .headers
-            .iter()
-            .map(|(k, v)| format!("{k}: {v}\n"))
-            .collect();
-        format!("{} {}\n{headers}\n{}", self.method, self.target, self.body)
-    }
-}
+use crate::raw_http::respond;
+pub use crate::raw_http::Seen;
 
 #[derive(Default)]
 struct Grants {
@@ -180,39 +161,9 @@ impl Hostile {
 }
 
 async fn serve(shared: Arc<Shared>, socket: TcpStream) -> std::io::Result<()> {
-    let mut reader = BufReader::new(socket);
-    let mut line = String::new();
-    reader.read_line(&mut line).await?;
-    let mut parts = line.split_whitespace();
-    let method = parts.next().unwrap_or_default().to_string();
-    let target = parts.next().unwrap_or_default().to_string();
-    let mut headers = Vec::new();
-    loop {
-        let mut h = String::new();
-        if reader.read_line(&mut h).await? == 0 || h.trim().is_empty() {
-            break;
-        }
-        if let Some((k, v)) = h.split_once(':') {
-            headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
-        }
-    }
-    let length: usize = headers
-        .iter()
-        .find(|(k, _)| k == "content-length")
-        .and_then(|(_, v)| v.parse().ok())
-        .unwrap_or(0)
-        .min(1 << 20);
-    let mut body = vec![0u8; length];
-    reader.read_exact(&mut body).await?;
-    let seen = Seen {
-        method,
-        target,
-        headers,
-        body: String::from_utf8_lossy(&body).into_owned(),
-    };
+    let (seen, mut socket) = crate::raw_http::read_request(socket).await?;
     lock(&shared.seen).push(seen.clone());
     let behaviour = lock(&shared.behaviour).clone();
-    let mut socket = reader.into_inner();
     let path = seen
         .target
         .split('?')
@@ -410,25 +361,6 @@ async fn token(
     let (body, refresh) = tokens(shared, expires_in);
     lock(&shared.grants).live_refresh.push(refresh);
     respond(socket, 200, &[], body.to_string().as_bytes()).await
-}
-
-async fn respond(
-    socket: &mut TcpStream,
-    status: u16,
-    headers: &[(&str, &str)],
-    body: &[u8],
-) -> std::io::Result<()> {
-    let mut head = format!(
-        "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
-        body.len()
-    );
-    for (k, v) in headers {
-        head.push_str(&format!("{k}: {v}\r\n"));
-    }
-    head.push_str("\r\n");
-    socket.write_all(head.as_bytes()).await?;
-    socket.write_all(body).await?;
-    socket.shutdown().await
 }
 
 /// `size` bytes of a JSON string that never closes, in 64 KiB writes.

@@ -3,6 +3,8 @@
 //! minimal MCP client, and an HTTP client that records where it went.
 
 pub mod hostile;
+pub mod mcp_mock;
+pub mod raw_http;
 mod recording;
 mod servers;
 

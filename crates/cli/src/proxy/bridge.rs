@@ -418,7 +418,7 @@ impl Bridge {
             let mut upstream_message = message.clone();
             let upstream_id = self.next_id();
             upstream_message["id"] = upstream_id.clone();
-            let in_flight = match connected.upstream.request(upstream_message).await {
+            let in_flight = match self.send_request(connected, &id, upstream_message).await? {
                 Ok(f) => f,
                 Err(e) => return Some(self.error_answer(id, &e)),
             };
@@ -501,6 +501,32 @@ impl Bridge {
                 Some(m) = injected.recv() => self.from_server(connected, m, Some(client_id)).await,
                 _ = cancel.cancelled() => return None,
             }
+        }
+    }
+
+    /// The cancellation of a client request in progress.
+    pub fn cancel_of(&self, client_id: &Value) -> CancellationToken {
+        lock(&self.calls)
+            .get(&key(client_id))
+            .map(|c| c.cancel.clone())
+            .unwrap_or_default()
+    }
+
+    /// Sends a client request upstream; `None` when the client cancels it
+    /// before the server has even answered its headers (a server that answers
+    /// in JSON does so only at the end): the request is dropped, which on
+    /// 2026-07-28 is the cancellation, and which a legacy server also learns
+    /// from the cancellation notice passed on.
+    pub async fn send_request(
+        &self,
+        connected: &Connected,
+        client_id: &Value,
+        message: Value,
+    ) -> Option<Result<InFlight, WireError>> {
+        let cancel = self.cancel_of(client_id);
+        tokio::select! {
+            sent = connected.upstream.request(message) => Some(sent),
+            _ = cancel.cancelled() => None,
         }
     }
 

@@ -89,12 +89,10 @@ pub fn writer<W: AsyncWrite + Unpin + Send + 'static>(
     let (tx, mut rx) = mpsc::unbounded_channel::<String>();
     let task = tokio::spawn(async move {
         while let Some(mut line) = rx.recv().await {
+            // One write per message: a client that reads two messages in one
+            // chunk may handle them out of order (the TypeScript SDK runs
+            // notification handlers a microtask after answers).
             line.push('\n');
-            // Write whatever else is queued in the same syscall.
-            while let Ok(more) = rx.try_recv() {
-                line.push_str(&more);
-                line.push('\n');
-            }
             if out.write_all(line.as_bytes()).await.is_err() || out.flush().await.is_err() {
                 break;
             }

@@ -211,7 +211,7 @@ impl Bridge {
         if !params.is_empty() || message.get("params").is_some() {
             request["params"] = Value::Object(params);
         }
-        let in_flight = match connected.upstream.request(request).await {
+        let in_flight = match self.send_request(connected, &id, request).await? {
             Ok(f) => f,
             Err(e) => return Some(self.error_answer(id, &e)),
         };

@@ -13,7 +13,7 @@ use std::time::Duration;
 use serde_json::{json, Map, Value};
 use tokio_util::sync::CancellationToken;
 
-use super::bridge::{key, lock, own_info, Bridge, Connected};
+use super::bridge::{lock, own_info, Bridge, Connected};
 use super::jsonrpc::{
     self, Kind, HEADER_MISMATCH, LATEST_LEGACY, LEGACY_VERSIONS, META_CAPABILITIES,
     META_CLIENT_INFO, META_LOG_LEVEL, META_SERVER_INFO, META_SUBSCRIPTION, META_VERSION, MODERN,
@@ -164,10 +164,7 @@ impl Bridge {
         id: Value,
         method: String,
     ) -> Option<Value> {
-        let cancel = lock(&self.calls)
-            .get(&key(&id))
-            .map(|c| c.cancel.clone())
-            .unwrap_or_default();
+        let cancel = self.cancel_of(&id);
         let mut params = message
             .get("params")
             .and_then(Value::as_object)
@@ -181,7 +178,7 @@ impl Bridge {
             let upstream_id = self.next_id();
             let request =
                 json!({"jsonrpc": "2.0", "id": upstream_id, "method": method, "params": params});
-            let in_flight = match connected.upstream.request(request).await {
+            let in_flight = match self.send_request(connected, &id, request).await? {
                 Ok(f) => f,
                 Err(e) => return Some(self.error_answer(id, &e)),
             };

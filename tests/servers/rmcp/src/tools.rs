@@ -125,9 +125,9 @@ impl TestServer {
                     ErrorData::internal_error(format!("progress not sent: {e}"), None)
                 })?;
             }
-            if i < args.steps {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
+            // Also after the last (the TypeScript SDK's clients drop a last
+            // progress read in the same chunk as its result).
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
         Ok(text(format!("done {}", args.steps)))
     }
