@@ -2,8 +2,9 @@
 # Runs every check and test of MCP Auth, installing what is missing first:
 # formatting, clippy, the test servers' smoke test, `cargo test` for the
 # libraries and the command-line tool (inside a private D-Bus session with a
-# fresh gnome-keyring), the desktop app opened in a real window under Xvfb,
-# and the app's end-to-end tests through WebDriver.
+# fresh gnome-keyring), the MCP conformance suite against `mcpauth proxy`,
+# the desktop app opened in a real window under Xvfb, and the app's
+# end-to-end tests through WebDriver.
 # Ends with one line: "tests: N passed, N failed".
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,6 +34,9 @@ ui_failed=$(awk '/^ *Tests / {for (i = 1; i <= NF; i++) if ($i == "failed" || $i
 step "clippy (libraries, command-line tool and app)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "the Rust SDK test server (rmcp, 2026-07-28)"
+cargo build -p mcpauth-test-rmcp --locked
+
 step "test servers smoke test"
 node tests/servers/smoke.mjs | tee "$LOG_DIR/smoke.log" | tail -n 1
 
@@ -46,6 +50,23 @@ if grep -qE 'test result: FAILED|^error' "$LOG_DIR/cargo-test.log"; then
   cargo_ok=0
 else
   cargo_ok=1
+fi
+
+step "the MCP conformance suite against mcpauth proxy (every client scenario)"
+KEYRING_HOME=$(mktemp -d)
+XDG_DATA_HOME="$KEYRING_HOME" scripts/keyring-session.sh \
+  node tests/conformance/run.mjs --mcpauth "$CARGO_TARGET_DIR/debug/mcpauth" --jobs 4 \
+  > "$LOG_DIR/conformance.log" 2>&1 || true
+rm -rf "$KEYRING_HOME"
+grep -E '^(FAIL|PASS|expected failure:|stale|conformance:)' "$LOG_DIR/conformance.log" >&2 || true
+conformance_passed=$(awk '/^conformance:/ {print $2}' "$LOG_DIR/conformance.log")
+conformance_failed=$(awk '/^conformance:/ {print $4}' "$LOG_DIR/conformance.log")
+if [ -z "$conformance_passed" ]; then
+  tail -n 60 "$LOG_DIR/conformance.log" >&2
+  conformance_failed=1
+elif [ "${conformance_failed:-0}" -gt 0 ]; then
+  # What the suite saw, so that a failure in CI reads without a rerun.
+  grep -A200 '^FAIL' "$LOG_DIR/conformance.log" | head -n 400 >&2
 fi
 
 step "the desktop app opens its window (Xvfb)"
@@ -70,8 +91,8 @@ passed=$(awk '/^test result:/ {p += $4} END {print p + 0}' "$LOG_DIR/cargo-test.
 failed=$(awk '/^test result:/ {f += $6} END {print f + 0}' "$LOG_DIR/cargo-test.log")
 smoke_passed=$(awk '/checks passed/ {print $1}' "$LOG_DIR/smoke.log")
 smoke_failed=$(awk '/checks passed/ {print $4}' "$LOG_DIR/smoke.log")
-passed=$((passed + ${smoke_passed:-0} + app_ok + ${e2e_passed:-0} + bindings_ok + ${ui_passed:-0}))
-failed=$((failed + ${smoke_failed:-1} + 1 - app_ok + 1 - cargo_ok + ${e2e_failed:-1} + 1 - bindings_ok + ${ui_failed:-0}))
+passed=$((passed + ${smoke_passed:-0} + app_ok + ${e2e_passed:-0} + bindings_ok + ${ui_passed:-0} + ${conformance_passed:-0}))
+failed=$((failed + ${smoke_failed:-1} + 1 - app_ok + 1 - cargo_ok + ${e2e_failed:-1} + 1 - bindings_ok + ${ui_failed:-0} + ${conformance_failed:-1}))
 echo
 echo "tests: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -688,3 +688,32 @@ async fn discovery_reports_each_step_as_it_resolves() {
     .expect_err("not an MCP server");
     assert_eq!(*seen.lock().expect("lock"), 0, "{error}");
 }
+
+/// Discovery works for servers of every generation: their auth middleware
+/// answers 401 before looking at the request, except the HTTP+SSE server,
+/// which has no POST at its URL (404): the probe then GETs its event stream
+/// (headers only). The Python SDK's metadata lists the issuer with the "/" of
+/// an empty path.
+#[tokio::test]
+async fn discovery_for_servers_of_every_generation() {
+    use mcpauth_core::discovery::{probe, ProbeForm};
+    let s = servers();
+    for (name, form) in [
+        ("ts2", ProbeForm::Initialize),
+        ("rmcp", ProbeForm::Initialize),
+        ("sse", ProbeForm::LegacySse),
+        ("ts1", ProbeForm::Initialize),
+        ("py", ProbeForm::Initialize),
+    ] {
+        let url = url::Url::parse(s.mcp(name)).expect("url");
+        let http = RecordingHttp::new();
+        let answer = probe(&http, &url).await.expect("probe");
+        assert_eq!((answer.status, answer.form), (401, form), "{name}");
+        let d = discover(&http, s.mcp(name), &DiscoverOptions::default())
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(d.issuer, s.issuer(), "{name}: the metadata's own issuer");
+        assert_eq!(d.resource, s.mcp(name), "{name}");
+        assert!(!d.legacy, "{name}");
+    }
+}
