@@ -304,6 +304,7 @@ pub async fn begin_sign_in(
         },
         authorization_server: options.authorization_server,
         account: options.account,
+        probe: None,
     };
     start_sign_in(&app, &state, request).await
 }
