@@ -5,9 +5,13 @@
 //   mcpauth    `mcpauth proxy <account>` (our Rust stdio proxy)
 //   mcp-remote mcp-remote with the same token in an Authorization header
 //   direct     the floor: the SDK client straight over Streamable HTTP
+// With --modern (a server of MCP 2026-07-28), `mcpauth` is the 1.x SDK client
+// (2025-11-25) through the proxy, which translates; `mcpauth-2026` the 2.x SDK
+// client pinned to 2026-07-28 through it; `direct` the 2.x client over HTTP.
+// A path that cannot reach the server at all is recorded as failed.
 //
 //   BENCH_TOKEN=<access token> node bench/proxy-call.mjs --mcp <url> \
-//     --mcpauth <binary> --account <account> [--calls 200] [--runs 5]
+//     --mcpauth <binary> --account <account> [--calls 200] [--runs 5] [--modern]
 //
 // Per run and path: connect (untimed), 20 warm-up calls (untimed), then
 // `calls` timed sequential calls; the run's figure is the median per call.
@@ -27,6 +31,8 @@ import { parseArgs } from 'node:util';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { Client as ClientV2, StreamableHTTPClientTransport as HttpV2 } from '@modelcontextprotocol/client';
+import { StdioClientTransport as StdioV2 } from '@modelcontextprotocol/client/stdio';
 
 const WARMUP = 20;
 const { values: opt } = parseArgs({
@@ -36,6 +42,7 @@ const { values: opt } = parseArgs({
     account: { type: 'string' },
     calls: { type: 'string', default: '200' },
     runs: { type: 'string', default: '5' },
+    modern: { type: 'boolean', default: false },
   },
 });
 const token = process.env.BENCH_TOKEN;
@@ -63,14 +70,21 @@ const mcpUrl = new URL(opt.mcp);
 const remoteArgs = [remoteEntry, opt.mcp, '--header', 'Authorization:Bearer ${BENCH_TOKEN}', '--transport', 'http-only'];
 if (mcpUrl.protocol === 'http:' && !['127.0.0.1', 'localhost'].includes(mcpUrl.hostname)) remoteArgs.push('--allow-http');
 
-const PATHS = ['mcpauth', 'mcp-remote', 'direct'];
+const PATHS = opt.modern ? ['mcpauth', 'mcpauth-2026', 'mcp-remote', 'direct'] : ['mcpauth', 'mcp-remote', 'direct'];
+const PROXIES = PATHS.filter((p) => p !== 'direct');
+const modernClient = () => new ClientV2({ name: 'mcpauth-bench', version: '2.0.0' }, {
+  versionNegotiation: { mode: { pin: '2026-07-28' } },
+});
+// A subclass probes in place (the base class would start a probe sibling process).
+class StdioInPlace extends StdioV2 {}
 
 // Lines by which each proxy says it is starting an interactive sign-in. The
 // token is meant to be valid throughout; if it is not, the proxy is killed
 // at once rather than left to open a browser (mcp-remote would also register
 // a client with the AS first, and wait 30 s for a callback).
 const SIGN_IN = {
-  mcpauth: /signing in/i,
+  mcpauth: /signing in|asks for a sign-in/i,
+  'mcpauth-2026': /signing in|asks for a sign-in/i,
   'mcp-remote': /Initializing auth|Authentication required|authorize this client/i,
 };
 
@@ -78,8 +92,12 @@ const SIGN_IN = {
 function open(path) {
   let transport;
   let cleanup = () => {};
+  let client = new Client({ name: 'mcpauth-bench', version: '1.0.0' });
   if (path === 'mcpauth') {
     transport = new StdioClientTransport({ command: opt.mcpauth, args: ['proxy', opt.account], env: process.env, stderr: 'pipe' });
+  } else if (path === 'mcpauth-2026') {
+    transport = new StdioInPlace({ command: opt.mcpauth, args: ['proxy', opt.account], env: process.env, stderr: 'pipe' });
+    client = modernClient();
   } else if (path === 'mcp-remote') {
     // A throwaway config dir so ~/.mcp-auth is never read or written.
     const configDir = mkdtempSync(join(tmpdir(), 'bench-mcp-remote-'));
@@ -87,6 +105,9 @@ function open(path) {
       command: process.execPath, args: remoteArgs, env: { ...process.env, MCP_REMOTE_CONFIG_DIR: configDir }, stderr: 'pipe',
     });
     cleanup = () => rmSync(configDir, { recursive: true, force: true });
+  } else if (opt.modern) {
+    transport = new HttpV2(mcpUrl, { requestInit: { headers: { Authorization: `Bearer ${token}` } } });
+    client = modernClient();
   } else {
     transport = new StreamableHTTPClientTransport(mcpUrl, { requestInit: { headers: { Authorization: `Bearer ${token}` } } });
   }
@@ -104,7 +125,7 @@ function open(path) {
       try { process.kill(transport.pid, 'SIGKILL'); } catch {}
     }
   });
-  return { client: new Client({ name: 'mcpauth-bench', version: '1.0.0' }), transport, log, cleanup };
+  return { client, transport, log, cleanup };
 }
 
 /** One whoami call; throws unless it answered with the token's subject. */
@@ -152,7 +173,7 @@ async function measure(path, run) {
     if (transport.pid) {
       // Make sure the pid is the proxy itself, not a wrapper around it.
       const cmdline = readFileSync(`/proc/${transport.pid}/cmdline`, 'utf8').split('\0');
-      const expected = path === 'mcpauth' ? opt.mcpauth : remoteEntry;
+      const expected = path.startsWith('mcpauth') ? opt.mcpauth : remoteEntry;
       if (!cmdline.includes(expected)) throw new Error(`pid ${transport.pid} runs ${cmdline.join(' ')}`);
       Object.assign(out, memory(transport.pid));
       const kids = children(transport.pid);
@@ -166,21 +187,32 @@ async function measure(path, run) {
     const signIn = log.signIn ? `\nit started a sign-in (killed): ${log.signIn}` : '';
     throw new Error(`${path}: ${err.message}${signIn}\nits stderr ends with:\n${log.tail}`, { cause: err });
   } finally {
-    if (path === 'direct') await transport.terminateSession().catch(() => {}); // the proxies end theirs on stdin EOF
+    if (path === 'direct') await transport.terminateSession?.().catch(() => {}); // the proxies end theirs on stdin EOF
     await client.close().catch(() => {});
     cleanup();
   }
 }
 
-const result = { calls, runs, warmup: WARMUP, median_ms: {}, memory_mb: {} };
+const result = { calls, runs, warmup: WARMUP, modern: opt.modern, median_ms: {}, memory_mb: {}, failed: {} };
 for (const p of PATHS) result.median_ms[p] = [];
-for (const p of PATHS.slice(0, 2)) result.memory_mb[p] = { rss: [], hwm: [] };
+for (const p of PROXIES) result.memory_mb[p] = { rss: [], hwm: [] };
 
 try {
   for (let run = 1; run <= runs; run++) {
     const order = PATHS.map((_, i) => PATHS[(i + run - 1) % PATHS.length]);
     for (const path of order) {
-      const m = await measure(path, run);
+      if (result.failed[path]) continue;
+      let m;
+      try {
+        m = await measure(path, run);
+      } catch (err) {
+        // A peer that does not speak the server's revision is a finding, not a
+        // broken bench; mcpauth and the floor must work.
+        if (path !== 'mcp-remote') throw err;
+        result.failed[path] = err.message.split('\n')[0];
+        console.error(`${path} cannot use this server: ${result.failed[path]}`);
+        continue;
+      }
       result.median_ms[path].push(round(m.median, 3));
       if (m.rss !== undefined) {
         result.memory_mb[path].rss.push(round(m.rss, 1));
