@@ -325,3 +325,48 @@ async fn a_2025_03_26_batch_is_answered_together_by_a_2026_server() {
     );
     proxy.finish().await;
 }
+
+/// A 2026-07-28 client's open subscription does not keep the proxy alive
+/// once the client closes stdin; against a legacy server the emulated one
+/// ends with its final result.
+#[tokio::test(flavor = "multi_thread")]
+async fn open_subscriptions_end_when_the_client_goes() {
+    let meta = json!({"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                      "io.modelcontextprotocol/clientCapabilities": {}});
+    for server in ["ts2", "ts1"] {
+        let env = Env::new();
+        let mut proxy = env.raw_proxy(&[servers().mcp(server)]).await;
+        let discover = proxy
+            .call(json!({"jsonrpc": "2.0", "id": 1, "method": "server/discover", "params": {"_meta": meta}}))
+            .await;
+        assert!(
+            discover["result"]["supportedVersions"].is_array(),
+            "{server}: {discover}"
+        );
+        proxy
+            .send(
+                &json!({"jsonrpc": "2.0", "id": 2, "method": "subscriptions/listen",
+                          "params": {"_meta": meta, "notifications": {"toolsListChanged": true}}}),
+            )
+            .await;
+        let ack = proxy.recv().await;
+        assert_eq!(
+            ack["method"], "notifications/subscriptions/acknowledged",
+            "{server}: {ack}"
+        );
+        assert_eq!(
+            ack["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"], 2,
+            "{server}: {ack}"
+        );
+        assert_eq!(
+            ack["params"]["notifications"]["toolsListChanged"], true,
+            "{server}: {ack}"
+        );
+        let started = std::time::Instant::now();
+        let stderr = proxy.finish().await;
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(15),
+            "{server}: {stderr}"
+        );
+    }
+}

@@ -479,16 +479,20 @@ impl Bridge {
         upstream_id: Value,
         mut in_flight: InFlight,
     ) -> Option<Value> {
-        let (cancel, mut injected) = {
+        let (cancel, mut injected, listen) = {
             let mut calls = lock(&self.calls);
             let (tx, rx) = mpsc::unbounded_channel();
             match calls.get_mut(&key(client_id)) {
                 Some(call) => {
                     call.upstream_id = Some(upstream_id.clone());
                     call.inject = Some(tx);
-                    (call.cancel.clone(), rx)
+                    (
+                        call.cancel.clone(),
+                        rx,
+                        call.method == "subscriptions/listen",
+                    )
                 }
-                None => (CancellationToken::new(), rx),
+                None => (CancellationToken::new(), rx, false),
             }
         };
         loop {
@@ -500,6 +504,8 @@ impl Bridge {
                 },
                 Some(m) = injected.recv() => self.from_server(connected, m, Some(client_id)).await,
                 _ = cancel.cancelled() => return None,
+                // A subscription never ends by itself: at exit it is dropped.
+                _ = self.shutdown.cancelled(), if listen => return None,
             }
         }
     }

@@ -267,7 +267,11 @@ impl Streamable {
     pub async fn call(&self, request: &Value) -> Result<Value, WireError> {
         let id = jsonrpc::id(request).cloned().unwrap_or(Value::Null);
         match self.post(request, Deadline::Own).await? {
-            Posted::Json(v) => Ok(v),
+            Posted::Json(v) if jsonrpc::kind(&v) == Kind::Response => Ok(v),
+            Posted::Json(_) => Err(WireError::Protocol(format!(
+                "{} answered with JSON that is not a JSON-RPC answer",
+                self.url
+            ))),
             Posted::Accepted => Err(WireError::Protocol(format!(
                 "{} accepted a request without answering it",
                 self.url

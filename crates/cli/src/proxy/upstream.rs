@@ -352,8 +352,23 @@ impl Upstream {
             Transport::Sse(sse) => sse.post(&message).await?,
             Transport::Streamable(streamable) => {
                 match streamable.post(&message, Deadline::Relayed).await? {
-                    Posted::Accepted => {} // the answer comes on the GET stream
-                    Posted::Json(v) => self.pending.route(v, Some(&key), &self.unsolicited),
+                    // A legacy server may answer on its GET stream; a 2026-07-28 one has none.
+                    Posted::Accepted if streamable.is_modern() => {
+                        return Err(WireError::Protocol(format!(
+                            "{} accepted a request without answering it",
+                            streamable.url
+                        )))
+                    }
+                    Posted::Accepted => {}
+                    Posted::Json(v) => {
+                        self.pending.route(v, Some(&key), &self.unsolicited);
+                        if self.pending.contains(&key) {
+                            return Err(WireError::Protocol(format!(
+                                "{} answered with JSON that is not the request's answer",
+                                streamable.url
+                            )));
+                        }
+                    }
                     Posted::Stream(events) => {
                         let pending = self.pending.clone();
                         let unsolicited = self.unsolicited.clone();
