@@ -370,3 +370,27 @@ async fn open_subscriptions_end_when_the_client_goes() {
         );
     }
 }
+
+/// A 2026-07-28 client that calls a tool it never listed: the proxy sends no
+/// `Mcp-Param-*` header for it, the server refuses (HTTP 400, -32020), and the
+/// proxy lists the tools and sends the call again with the header.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_call_refused_for_its_headers_is_sent_again_with_them() {
+    let meta = json!({"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                      "io.modelcontextprotocol/clientCapabilities": {}});
+    for server in ["ts2", "rmcp"] {
+        let env = Env::new();
+        let mut proxy = env.raw_proxy(&[servers().mcp(server)]).await;
+        let answer = proxy
+            .call(
+                json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
+                "name": "route", "arguments": {"region": "eu-north"}, "_meta": meta}}),
+            )
+            .await;
+        assert_eq!(
+            answer["result"]["content"][0]["text"], "routed eu-north",
+            "{server}: {answer}"
+        );
+        proxy.finish().await;
+    }
+}

@@ -20,6 +20,7 @@ use mcpauth_vault::{
     SignInRequest, Vault,
 };
 
+use super::lock;
 use super::scrub::Scrubber;
 use crate::login::interactive_sign_in;
 
@@ -67,10 +68,6 @@ pub struct Auth {
     sign_in: tokio::sync::Mutex<()>,
     step_up: Mutex<StepUp>,
     scrubber: Scrubber,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Auth {
@@ -122,7 +119,10 @@ impl Auth {
                 })
             }
             Err(VaultError::NeedsSignIn { reason, .. }) => {
-                eprintln!("mcpauth proxy: account {account} needs a new sign-in ({reason})");
+                eprintln!(
+                    "mcpauth proxy: account {account} needs a new sign-in ({})",
+                    self.scrubber.printable(&reason)
+                );
                 Ok(Credential {
                     token: None,
                     generation,
@@ -162,7 +162,10 @@ impl Auth {
                     return Ok(());
                 }
                 Ok(_) => {}
-                Err(e) => eprintln!("mcpauth proxy: refresh failed: {e}"),
+                Err(e) => eprintln!(
+                    "mcpauth proxy: refresh failed: {}",
+                    self.scrubber.printable(&e.to_string())
+                ),
             }
         }
         if attempts.signed_in {

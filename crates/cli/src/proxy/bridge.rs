@@ -35,15 +35,32 @@ pub enum Mode {
     ToLegacy,
 }
 
-pub fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
+use super::jsonrpc::key;
+use super::lock;
 
 /// The open way to the server.
 pub struct Connected {
     pub upstream: Upstream,
     pub era: Era,
     pub mode: Mode,
+    /// The client's notifications and answers, sent in order by one task (so
+    /// that reading stdin never waits on the server, or on a sign-in).
+    outbox: mpsc::UnboundedSender<Outgoing>,
+}
+
+/// What the outbox task sends.
+enum Outgoing {
+    Message(Value),
+    /// After `notifications/initialized`: open the GET stream.
+    Listen,
+    /// Says when everything queued before it has gone.
+    Flush(oneshot::Sender<()>),
+}
+
+impl Connected {
+    fn post(&self, message: Value) {
+        let _ = self.outbox.send(Outgoing::Message(message));
+    }
 }
 
 /// A client request in progress.
@@ -51,7 +68,8 @@ pub struct Call {
     pub cancel: CancellationToken,
     pub upstream_id: Option<Value>,
     pub method: String,
-    /// Server messages attributed to this call from outside its stream.
+    /// Server messages attributed to this call from outside its stream
+    /// (a 2026-07-28 client's call to a legacy server, see `to_legacy`).
     pub inject: Option<mpsc::UnboundedSender<Value>>,
 }
 
@@ -79,12 +97,14 @@ pub struct Bridge {
     pub out: ClientOut,
     pub wire: Wire,
     pub url: Url,
-    pub connection: tokio::sync::Mutex<Option<Arc<Connected>>>,
+    /// The way to the server once open (read without waiting).
+    connection: std::sync::RwLock<Option<Arc<Connected>>>,
+    /// One connect at a time.
+    connecting: tokio::sync::Mutex<()>,
     pub client: Mutex<ClientSide>,
     pub calls: Mutex<HashMap<String, Call>>,
     pub to_client: Mutex<HashMap<String, ToClient>>,
     ids: AtomicU64,
-    pub closing: AtomicBool,
     /// The connect sent the client's `initialize`; its answer went back once.
     initialize_answered: AtomicBool,
     /// Ended when the proxy shuts down (ends listens, background tasks).
@@ -93,22 +113,18 @@ pub struct Bridge {
     pub legacy_state: Mutex<super::to_legacy::LegacyState>,
 }
 
-pub fn key(id: &Value) -> String {
-    id.to_string()
-}
-
 impl Bridge {
     pub fn new(out: ClientOut, wire: Wire, url: Url) -> Arc<Self> {
         Arc::new(Self {
             out,
             wire,
             url,
-            connection: tokio::sync::Mutex::new(None),
+            connection: std::sync::RwLock::new(None),
+            connecting: tokio::sync::Mutex::new(()),
             client: Mutex::new(ClientSide::default()),
             calls: Mutex::new(HashMap::new()),
             to_client: Mutex::new(HashMap::new()),
             ids: AtomicU64::new(1),
-            closing: AtomicBool::new(false),
             initialize_answered: AtomicBool::new(false),
             shutdown: CancellationToken::new(),
             state: Mutex::new(Default::default()),
@@ -134,11 +150,14 @@ impl Bridge {
     }
 
     pub fn log(&self, text: &str) {
-        eprintln!("mcpauth proxy: {}", self.wire.scrubber.scrub(text));
+        eprintln!("mcpauth proxy: {}", self.wire.scrubber.printable(text));
     }
 
-    pub async fn connected(&self) -> Option<Arc<Connected>> {
-        self.connection.lock().await.clone()
+    pub fn connected(&self) -> Option<Arc<Connected>> {
+        self.connection
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Handles one line of the client's: a message or a batch.
@@ -155,21 +174,34 @@ impl Bridge {
             // 2025-03-26 batches: each member separately (no server of a later
             // revision takes them), the answers together.
             let mut requests = Vec::new();
+            let mut refused = Vec::new();
             for member in batch {
-                if jsonrpc::kind(&member) == Kind::Request {
-                    requests.push(member);
-                } else {
-                    self.handle_one(member, tasks).await;
+                match jsonrpc::kind(&member) {
+                    // Registered now, like a single request: a cancellation
+                    // right after the batch must find it.
+                    Kind::Request => match self.register(&member) {
+                        Ok(()) => requests.push(member),
+                        Err(answer) => refused.push(answer),
+                    },
+                    Kind::Invalid => refused.push(jsonrpc::error(
+                        member.get("id").cloned().unwrap_or(Value::Null),
+                        INVALID_REQUEST,
+                        "not a JSON-RPC 2.0 request, notification or response",
+                    )),
+                    _ => self.handle_one(member, tasks).await,
                 }
             }
-            if !requests.is_empty() {
+            if !requests.is_empty() || !refused.is_empty() {
                 let me = self.clone();
                 tasks.spawn(async move {
                     let answers = futures::future::join_all(
                         requests.into_iter().map(|r| me.clone().run_request(r)),
                     )
                     .await;
-                    let answers: Vec<Value> = answers.into_iter().flatten().collect();
+                    let answers: Vec<Value> = refused
+                        .into_iter()
+                        .chain(answers.into_iter().flatten())
+                        .collect();
                     if !answers.is_empty() {
                         me.out.send(&Value::Array(answers));
                     }
@@ -183,25 +215,10 @@ impl Bridge {
     async fn handle_one(self: &Arc<Self>, message: Value, tasks: &mut tokio::task::JoinSet<()>) {
         match jsonrpc::kind(&message) {
             Kind::Request => {
-                let id = message.get("id").cloned().unwrap_or(Value::Null);
-                let method = jsonrpc::method(&message).unwrap_or("").to_string();
-                if lock(&self.calls).contains_key(&key(&id)) {
-                    self.out.send(&jsonrpc::error(
-                        id,
-                        INVALID_REQUEST,
-                        "this id is already in use by a request in progress",
-                    ));
+                if let Err(answer) = self.register(&message) {
+                    self.out.send(&answer);
                     return;
                 }
-                lock(&self.calls).insert(
-                    key(&id),
-                    Call {
-                        cancel: CancellationToken::new(),
-                        upstream_id: None,
-                        method,
-                        inject: None,
-                    },
-                );
                 let me = self.clone();
                 tasks.spawn(async move {
                     if let Some(answer) = me.clone().run_request(message).await {
@@ -225,15 +242,32 @@ impl Bridge {
         }
     }
 
-    /// Runs a client request to its answer (`None` when it was cancelled).
+    /// Notes a client request as in progress; an error answer when its id is taken.
+    fn register(&self, message: &Value) -> Result<(), Value> {
+        let id = message.get("id").cloned().unwrap_or(Value::Null);
+        let mut calls = lock(&self.calls);
+        if calls.contains_key(&key(&id)) {
+            return Err(jsonrpc::error(
+                id,
+                INVALID_REQUEST,
+                "this id is already in use by a request in progress",
+            ));
+        }
+        calls.insert(
+            key(&id),
+            Call {
+                cancel: CancellationToken::new(),
+                upstream_id: None,
+                method: jsonrpc::method(message).unwrap_or("").to_string(),
+                inject: None,
+            },
+        );
+        Ok(())
+    }
+
+    /// Runs a registered client request to its answer (`None` when it was cancelled).
     async fn run_request(self: Arc<Self>, message: Value) -> Option<Value> {
         let id = message.get("id").cloned().unwrap_or(Value::Null);
-        lock(&self.calls).entry(key(&id)).or_insert_with(|| Call {
-            cancel: CancellationToken::new(),
-            upstream_id: None,
-            method: jsonrpc::method(&message).unwrap_or("").to_string(),
-            inject: None,
-        });
         let answer = self.request(message).await;
         lock(&self.calls).remove(&key(&id));
         answer
@@ -306,9 +340,9 @@ impl Bridge {
         first: &Value,
         modern_client: bool,
     ) -> Result<Arc<Connected>, String> {
-        let mut slot = self.connection.lock().await;
-        if let Some(c) = slot.as_ref() {
-            return Ok(c.clone());
+        let _one = self.connecting.lock().await;
+        if let Some(c) = self.connected() {
+            return Ok(c);
         }
         let client = lock(&self.client).clone();
         let mut meta = Map::new();
@@ -348,13 +382,26 @@ impl Bridge {
         )
         .await
         .map_err(|e| self.describe(&e))?;
+        if let Era::Legacy { answer } = &era {
+            if let Some(error) = answer.get("error") {
+                // Not a session: nothing is kept, the next request tries again.
+                return Err(format!(
+                    "{} refused to begin a session: {}",
+                    self.url,
+                    error
+                        .get("message")
+                        .and_then(Value::as_str)
+                        .unwrap_or("an error without a message")
+                ));
+            }
+        }
         let mode = match (&era, modern_client) {
             (Era::Modern { .. }, true) | (Era::Legacy { .. }, false) => Mode::Pass,
             (Era::Modern { .. }, false) => Mode::ToModern,
             (Era::Legacy { .. }, true) => Mode::ToLegacy,
         };
-        eprintln!(
-            "mcpauth proxy: {} speaks {}{}",
+        self.log(&format!(
+            "{} speaks {}{}",
             self.url,
             match &era {
                 Era::Modern { version, .. } => version.clone(),
@@ -369,19 +416,50 @@ impl Bridge {
                 Mode::ToModern | Mode::ToLegacy =>
                     format!("; translating for a client on {}", client.version),
             }
-        );
+        ));
+        let (outbox, queue) = mpsc::unbounded_channel();
         let connected = Arc::new(Connected {
             upstream,
             era,
             mode,
+            outbox,
         });
-        *slot = Some(connected.clone());
-        drop(slot);
+        self.spawn_outbox(&connected, queue);
         self.spawn_unsolicited(connected.clone(), unsolicited);
+        // The session is ready before any request that waited for it goes out.
         if mode == Mode::ToLegacy {
             self.start_legacy_session(&connected).await;
         }
+        *self.connection.write().unwrap_or_else(|e| e.into_inner()) = Some(connected.clone());
         Ok(connected)
+    }
+
+    fn spawn_outbox(
+        self: &Arc<Self>,
+        connected: &Arc<Connected>,
+        mut queue: mpsc::UnboundedReceiver<Outgoing>,
+    ) {
+        let me = Arc::downgrade(self);
+        let connection = Arc::downgrade(connected);
+        tokio::spawn(async move {
+            while let Some(item) = queue.recv().await {
+                let (Some(me), Some(connected)) = (me.upgrade(), connection.upgrade()) else {
+                    return;
+                };
+                match item {
+                    Outgoing::Message(message) => {
+                        if let Err(e) = connected.upstream.send(&message).await {
+                            let what = jsonrpc::method(&message).unwrap_or("an answer");
+                            me.log(&format!("could not pass {what} on: {}", me.describe(&e)));
+                        }
+                    }
+                    Outgoing::Listen => connected.upstream.listen_for_server_messages(),
+                    Outgoing::Flush(done) => {
+                        let _ = done.send(());
+                    }
+                }
+            }
+        });
     }
 
     fn spawn_unsolicited(
@@ -418,11 +496,12 @@ impl Bridge {
             let mut upstream_message = message.clone();
             let upstream_id = self.next_id();
             upstream_message["id"] = upstream_id.clone();
-            let in_flight = match self.send_request(connected, &id, upstream_message).await? {
-                Ok(f) => f,
-                Err(e) => return Some(self.error_answer(id, &e)),
+            // A 2026-07-28 server answers its protocol errors (HeaderMismatch
+            // among them) with HTTP 400 and a JSON-RPC error: read as an answer.
+            let answer = match self.send_request(connected, &id, upstream_message).await? {
+                Ok(in_flight) => self.follow(connected, &id, upstream_id, in_flight).await?,
+                Err(e) => self.error_answer(id.clone(), &e),
             };
-            let answer = self.follow(connected, &id, upstream_id, in_flight).await?;
             if connected.upstream.is_modern()
                 && !retried_headers
                 && super::to_modern::is_header_mismatch(&answer)
@@ -430,11 +509,12 @@ impl Bridge {
             {
                 // Our Mcp-Param-* headers came from a stale (or no) tools/list.
                 retried_headers = true;
-                let meta = message
+                let mut meta = message
                     .pointer("/params/_meta")
                     .and_then(Value::as_object)
                     .cloned()
                     .unwrap_or_default();
+                meta.remove("progressToken"); // the client's, for its call
                 self.refresh_tools(connected, meta).await;
                 continue;
             }
@@ -449,11 +529,20 @@ impl Bridge {
         mut answer: Value,
         id: Value,
     ) -> Value {
-        answer["id"] = id;
+        let upstream_id = answer.get("id").cloned();
+        answer["id"] = id.clone();
         if !connected.upstream.is_modern() {
             return answer;
         }
         if let Some(result) = answer.get_mut("result").and_then(Value::as_object_mut) {
+            // A subscription's last answer names it by its request id: the client's.
+            if let Some(meta) = result.get_mut("_meta").and_then(Value::as_object_mut) {
+                if meta.get(META_SUBSCRIPTION).is_some()
+                    && meta.get(META_SUBSCRIPTION) == upstream_id.as_ref()
+                {
+                    meta.insert(META_SUBSCRIPTION.into(), id);
+                }
+            }
             // A client MUST read an absent resultType as "complete" (SEP-2322);
             // the proxy says so for the client behind it.
             result
@@ -479,21 +568,12 @@ impl Bridge {
         upstream_id: Value,
         mut in_flight: InFlight,
     ) -> Option<Value> {
-        let (cancel, mut injected, listen) = {
-            let mut calls = lock(&self.calls);
-            let (tx, rx) = mpsc::unbounded_channel();
-            match calls.get_mut(&key(client_id)) {
-                Some(call) => {
-                    call.upstream_id = Some(upstream_id.clone());
-                    call.inject = Some(tx);
-                    (
-                        call.cancel.clone(),
-                        rx,
-                        call.method == "subscriptions/listen",
-                    )
-                }
-                None => (CancellationToken::new(), rx, false),
+        let (cancel, listen) = match lock(&self.calls).get_mut(&key(client_id)) {
+            Some(call) => {
+                call.upstream_id = Some(upstream_id);
+                (call.cancel.clone(), call.method == "subscriptions/listen")
             }
+            None => (CancellationToken::new(), false),
         };
         loop {
             tokio::select! {
@@ -502,7 +582,6 @@ impl Bridge {
                     Reply::Response(r) => return Some(r),
                     Reply::Failed(why) => return Some(jsonrpc::error(client_id.clone(), PROXY_ERROR, why)),
                 },
-                Some(m) = injected.recv() => self.from_server(connected, m, Some(client_id)).await,
                 _ = cancel.cancelled() => return None,
                 // A subscription never ends by itself: at exit it is dropped.
                 _ = self.shutdown.cancelled(), if listen => return None,
@@ -530,6 +609,11 @@ impl Bridge {
         message: Value,
     ) -> Option<Result<InFlight, WireError>> {
         let cancel = self.cancel_of(client_id);
+        // Known before the answer's headers: a cancellation passed on to a
+        // legacy server names it even while the server is still working.
+        if let Some(call) = lock(&self.calls).get_mut(&key(client_id)) {
+            call.upstream_id = message.get("id").cloned();
+        }
         tokio::select! {
             sent = connected.upstream.request(message) => Some(sent),
             _ = cancel.cancelled() => None,
@@ -563,10 +647,38 @@ impl Bridge {
                 let mut message = message;
                 if connected.upstream.is_modern() {
                     self.map_subscription_back(&mut message);
+                } else if jsonrpc::method(&message) == Some("notifications/cancelled")
+                    && !self.map_server_cancellation(&mut message)
+                {
+                    return; // of a request the client never saw, or has answered
                 }
                 self.out.send(&message);
             }
             _ => {}
+        }
+    }
+
+    /// A legacy server cancels a request it sent the client: under the
+    /// client's id for it, which is then forgotten (it gets no answer).
+    fn map_server_cancellation(&self, message: &mut Value) -> bool {
+        let Some(server_id) = message.pointer("/params/requestId").cloned() else {
+            return false;
+        };
+        let mut to_client = lock(&self.to_client);
+        let found = to_client.iter().find_map(|(k, waiting)| match waiting {
+            ToClient::Server(id) if *id == server_id => Some(k.clone()),
+            _ => None,
+        });
+        let Some(client_key) = found else {
+            return false;
+        };
+        to_client.remove(&client_key);
+        match serde_json::from_str::<Value>(&client_key) {
+            Ok(client_id) => {
+                message["params"]["requestId"] = client_id;
+                true
+            }
+            Err(_) => false,
         }
     }
 
@@ -616,17 +728,12 @@ impl Bridge {
                 let _ = tx.send(message);
             }
             ToClient::Server(server_id) => {
-                let Some(connected) = self.connected().await else {
+                let Some(connected) = self.connected() else {
                     return;
                 };
                 let mut answer = message;
                 answer["id"] = server_id;
-                if let Err(e) = connected.upstream.send(&answer).await {
-                    self.log(&format!(
-                        "could not pass the client's answer on: {}",
-                        self.describe(&e)
-                    ));
-                }
+                connected.post(answer);
             }
         }
     }
@@ -635,9 +742,9 @@ impl Bridge {
     async fn client_notification(self: &Arc<Self>, message: Value) {
         let method = jsonrpc::method(&message).unwrap_or("").to_string();
         if method == "notifications/cancelled" {
-            return self.client_cancelled(message).await;
+            return self.client_cancelled(message);
         }
-        let Some(connected) = self.connected().await else {
+        let Some(connected) = self.connected() else {
             if method != "notifications/initialized" {
                 self.log(&format!(
                     "dropped {method}: not connected to the server yet"
@@ -649,23 +756,19 @@ impl Bridge {
             Mode::ToModern => return self.modern_notification(&connected, message).await,
             Mode::ToLegacy | Mode::Pass => {}
         }
-        if method == "notifications/initialized" {
+        let initialized = method == "notifications/initialized";
+        if initialized {
             if let Some(s) = connected.upstream.streamable() {
                 s.remember_initialized(message.clone());
             }
         }
-        if let Err(e) = connected.upstream.send(&message).await {
-            self.log(&format!(
-                "could not pass {method} on: {}",
-                self.describe(&e)
-            ));
-        }
-        if method == "notifications/initialized" {
-            connected.upstream.listen_for_server_messages();
+        connected.post(message);
+        if initialized {
+            let _ = connected.outbox.send(Outgoing::Listen);
         }
     }
 
-    async fn client_cancelled(self: &Arc<Self>, message: Value) {
+    fn client_cancelled(self: &Arc<Self>, message: Value) {
         let Some(request_id) = message.pointer("/params/requestId") else {
             return;
         };
@@ -676,7 +779,7 @@ impl Bridge {
             return; // already answered: nothing to cancel
         };
         cancel.cancel();
-        let Some(connected) = self.connected().await else {
+        let Some(connected) = self.connected() else {
             return;
         };
         if connected.upstream.is_modern() {
@@ -691,12 +794,7 @@ impl Bridge {
             if let Some(params) = notice.get_mut("params").and_then(Value::as_object_mut) {
                 jsonrpc::strip_meta(params, &[META_VERSION, META_CAPABILITIES, META_CLIENT_INFO]);
             }
-            if let Err(e) = connected.upstream.send(&notice).await {
-                self.log(&format!(
-                    "could not pass the cancellation on: {}",
-                    self.describe(&e)
-                ));
-            }
+            connected.post(notice);
         }
     }
 
@@ -726,13 +824,19 @@ impl Bridge {
 
     /// Stdin ended: let requests in progress finish, end listens, end the session.
     pub async fn finish(self: &Arc<Self>, mut tasks: tokio::task::JoinSet<()>) {
-        self.closing.store(true, Ordering::SeqCst);
         self.shutdown.cancel();
+        // Requests of the proxy's own to the client will get no answer now.
+        lock(&self.to_client).clear();
         while tasks.join_next().await.is_some() {}
         if let Some(listen) = self.stop_listening() {
             listen.abort();
         }
-        if let Some(connected) = self.connected().await {
+        if let Some(connected) = self.connected() {
+            // The client's last notifications before the session ends.
+            let (done, flushed) = oneshot::channel();
+            if connected.outbox.send(Outgoing::Flush(done)).is_ok() {
+                let _ = tokio::time::timeout(std::time::Duration::from_secs(10), flushed).await;
+            }
             connected.upstream.close().await;
         }
     }

@@ -57,6 +57,11 @@ pub fn kind(message: &Value) -> Kind {
     }
 }
 
+/// An id as a map key: its JSON text, so that `1` and `"1"` stay apart.
+pub fn key(id: &Value) -> String {
+    id.to_string()
+}
+
 pub fn method(message: &Value) -> Option<&str> {
     message.get("method").and_then(Value::as_str)
 }

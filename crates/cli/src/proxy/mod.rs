@@ -49,6 +49,12 @@ use scrub::Scrubber;
 use stdio::Line;
 use wire::{Limits, Wire};
 
+/// A std mutex, whether or not a holder panicked (its data stay consistent:
+/// no lock here is held across a step that can fail half-way).
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// Which account to start with (`None`: sign in when the server asks), and where.
 fn resolve(vault: &Vault, args: &ProxyArgs) -> Result<(url::Url, Option<String>), Failure> {
     if !args.target.contains("://") {

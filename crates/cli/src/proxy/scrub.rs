@@ -33,15 +33,25 @@ impl Scrubber {
         if secrets.iter().any(|s| s == secret) {
             return;
         }
-        if secrets.len() == REMEMBERED {
-            secrets.remove(0);
-        }
         // Also the form a JSON encoder that escapes `/` writes.
         let escaped = secret.replace('/', "\\/");
-        if escaped != secret && secrets.len() + 1 < REMEMBERED {
-            secrets.push(escaped);
+        let mut new = vec![secret.to_string()];
+        if escaped != secret {
+            new.push(escaped);
         }
-        secrets.push(secret.to_string());
+        while secrets.len() + new.len() > REMEMBERED {
+            secrets.remove(0); // the oldest
+        }
+        secrets.extend(new);
+    }
+
+    /// A line for stderr: scrubbed, and without control characters (a server
+    /// could otherwise move the terminal's cursor or change its colours).
+    pub fn printable(&self, text: &str) -> String {
+        self.scrub(text)
+            .chars()
+            .map(|c| if c.is_control() { '\u{fffd}' } else { c })
+            .collect()
     }
 
     /// The text with every remembered secret replaced by `[redacted]`.

@@ -14,6 +14,7 @@ use url::Url;
 
 use super::headers::{self, HeaderParam};
 use super::jsonrpc::{self, Kind};
+use super::lock;
 use super::wire::{is_event_stream, Deadline, Events, StreamEnd, Wire, WireError};
 
 /// The default wait before a reconnect when the server named none (SEP-1699).
@@ -27,10 +28,6 @@ pub enum Posted {
     Accepted,
     Json(Value),
     Stream(Box<Events>),
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 pub struct Streamable {
@@ -128,7 +125,8 @@ impl Streamable {
                     true
                 }
                 Err(why) => {
-                    eprintln!("mcpauth proxy: left out tool \"{name}\": {why}");
+                    let line = format!("mcpauth proxy: left out tool \"{name}\": {why}");
+                    eprintln!("{}", self.wire.scrubber.printable(&line));
                     learned.remove(name);
                     false
                 }
@@ -179,7 +177,8 @@ impl Streamable {
             if let Some(version) = version {
                 out.push(("mcp-protocol-version".into(), version));
             }
-            if let Some(session) = self.session() {
+            // An initialize begins a session; it never carries one.
+            if let (Some(session), false) = (self.session(), method == Some("initialize")) {
                 out.push(("mcp-session-id".into(), session));
             }
         }
@@ -222,7 +221,13 @@ impl Streamable {
                 })
                 .await?;
             let status = response.status().as_u16();
-            if status == 404 && session.is_some() && !reinitialized && !self.is_modern() {
+            let begins_session = jsonrpc::method(message) == Some("initialize");
+            if status == 404
+                && session.is_some()
+                && !begins_session
+                && !reinitialized
+                && !self.is_modern()
+            {
                 drop(response);
                 reinitialized = true;
                 self.reinitialize(session.as_deref()).await?;
@@ -311,7 +316,9 @@ impl Streamable {
             "mcpauth proxy: {} ended the session; starting a new one",
             self.url
         );
-        self.set_session(None);
+        // The old id stays until the new one is known: a re-initialization
+        // cut short (a cancelled call) leaves the next request to find the
+        // session gone again, not a proxy without any.
         let mut replay = initialize;
         if let Some(object) = replay.as_object_mut() {
             object.insert("id".into(), self.own_id());

@@ -13,16 +13,20 @@ use serde_json::{json, Map, Value};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::bridge::{key, lock, Bridge, Connected};
+use super::bridge::{Bridge, Connected};
+use super::jsonrpc::key;
 use super::jsonrpc::{
     self, Kind, INVALID_PARAMS, META_CAPABILITIES, META_CLIENT_INFO, META_LOG_LEVEL,
     META_SERVER_INFO, META_SUBSCRIPTION, META_VERSION, MODERN, PROXY_ERROR, UNSUPPORTED_VERSION,
 };
+use super::lock;
 use super::to_modern::INPUT_METHODS;
 use super::upstream::{Era, InFlight, Reply};
 
 /// How long a call waits for the client to come back with its input.
 const CONTINUATION_TTL: Duration = Duration::from_secs(600);
+/// Calls held for input at once; each keeps a stream to the server open.
+const CONTINUATIONS: usize = 64;
 /// Results a 2026-07-28 client may cache, and so must carry caching hints.
 const CACHEABLE: [&str; 5] = [
     "tools/list",
@@ -66,7 +70,8 @@ pub struct LegacyState {
     continuations: HashMap<String, Continuation>,
 }
 
-/// A 2026-07-28 client's capabilities as a handshake `initialize` declares them.
+/// 2026-07-28 capabilities (a client's or a server's) in the handshake
+/// form: without `extensions`, which the handshake revisions do not know.
 pub fn legacy_capabilities(modern: &Value) -> Value {
     let mut caps = modern.as_object().cloned().unwrap_or_default();
     caps.remove("extensions");
@@ -325,6 +330,16 @@ impl Bridge {
         for k in expired {
             state.continuations.remove(&k); // dropping the call stops reading it
         }
+        if state.continuations.len() >= CONTINUATIONS {
+            let oldest = state
+                .continuations
+                .iter()
+                .min_by_key(|(_, c)| c.created)
+                .map(|(k, _)| k.clone());
+            if let Some(k) = oldest {
+                state.continuations.remove(&k);
+            }
+        }
         state.continuations.insert(
             handle.clone(),
             Continuation {
@@ -576,7 +591,9 @@ impl Bridge {
             ("promptsListChanged", "prompts"),
             ("resourcesListChanged", "resources"),
         ] {
-            if asked.get(field) == Some(&Value::Bool(true)) && caps.get(kind).is_some() {
+            // Acknowledged only for what the server says it sends.
+            let offered = caps.pointer(&format!("/{kind}/listChanged")) == Some(&Value::Bool(true));
+            if asked.get(field) == Some(&Value::Bool(true)) && offered {
                 accepted.insert(field.into(), Value::Bool(true));
             }
         }

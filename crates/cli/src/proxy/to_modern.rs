@@ -13,12 +13,13 @@ use std::time::Duration;
 use serde_json::{json, Map, Value};
 use tokio_util::sync::CancellationToken;
 
-use super::bridge::{lock, own_info, Bridge, Connected};
+use super::bridge::{own_info, Bridge, Connected};
 use super::jsonrpc::{
     self, Kind, HEADER_MISMATCH, LATEST_LEGACY, LEGACY_VERSIONS, META_CAPABILITIES,
     META_CLIENT_INFO, META_LOG_LEVEL, META_SERVER_INFO, META_SUBSCRIPTION, META_VERSION, MODERN,
     PROXY_ERROR,
 };
+use super::lock;
 use super::upstream::{Era, Reply};
 
 /// Input-required rounds one call may take before the proxy gives up.
@@ -43,13 +44,6 @@ pub fn modern_capabilities(legacy: &Value) -> Value {
         caps.insert("roots".into(), json!({})); // listChanged is gone
     }
     caps.remove("tasks"); // an extension now, not declared here
-    Value::Object(caps)
-}
-
-/// A 2026-07-28 server's capabilities for a handshake client.
-fn legacy_server_capabilities(modern: &Value) -> Value {
-    let mut caps = modern.as_object().cloned().unwrap_or_default();
-    caps.remove("extensions");
     Value::Object(caps)
 }
 
@@ -146,7 +140,7 @@ impl Bridge {
         };
         let mut result = json!({
             "protocolVersion": version,
-            "capabilities": legacy_server_capabilities(discover.get("capabilities").unwrap_or(&json!({}))),
+            "capabilities": super::to_legacy::legacy_capabilities(discover.get("capabilities").unwrap_or(&json!({}))),
             "serverInfo": discover.pointer(&format!("/_meta/{}", META_SERVER_INFO.replace('/', "~1")))
                 .cloned()
                 .unwrap_or_else(|| json!({"name": self.url.as_str(), "version": "unknown"})),
@@ -178,16 +172,18 @@ impl Bridge {
             let upstream_id = self.next_id();
             let request =
                 json!({"jsonrpc": "2.0", "id": upstream_id, "method": method, "params": params});
-            let in_flight = match self.send_request(connected, &id, request).await? {
-                Ok(f) => f,
-                Err(e) => return Some(self.error_answer(id, &e)),
+            let mut answer = match self.send_request(connected, &id, request).await? {
+                Ok(in_flight) => self.follow(connected, &id, upstream_id, in_flight).await?,
+                // 2026-07-28's protocol errors come with HTTP 400: an answer all the same.
+                Err(e) => self.error_answer(id.clone(), &e),
             };
-            let mut answer = self.follow(connected, &id, upstream_id, in_flight).await?;
             answer["id"] = id.clone();
             if answer.get("error").is_some() {
                 if is_header_mismatch(&answer) && method == "tools/call" && !retried_headers {
                     retried_headers = true;
-                    self.refresh_tools(connected, meta.clone()).await;
+                    let mut meta = meta.clone();
+                    meta.remove("progressToken");
+                    self.refresh_tools(connected, meta).await;
                     continue;
                 }
                 return Some(answer);

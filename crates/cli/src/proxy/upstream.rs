@@ -11,7 +11,7 @@ use serde_json::{json, Map, Value};
 use tokio::sync::mpsc;
 use url::Url;
 
-use super::jsonrpc::{self, Kind, META_VERSION, MODERN, UNSUPPORTED_VERSION};
+use super::jsonrpc::{self, key, Kind, META_VERSION, MODERN, UNSUPPORTED_VERSION};
 use super::legacy_sse::{Delivery, LegacySse};
 use super::streamable::{Posted, Resuming, Streamable};
 use super::wire::{Deadline, Wire, WireError};
@@ -32,10 +32,6 @@ pub enum Reply {
 #[derive(Default)]
 struct Pending {
     requests: Mutex<HashMap<String, mpsc::UnboundedSender<Reply>>>,
-}
-
-fn key(id: &Value) -> String {
-    id.to_string()
 }
 
 impl Pending {
@@ -64,7 +60,11 @@ impl Pending {
                 Some(tx) => {
                     let _ = tx.send(Reply::Response(message));
                 }
-                None => tracing::debug!("an answer to no request in flight: {message}"),
+                // (Not the message itself: it could quote the token.)
+                None => tracing::debug!(
+                    "an answer to no request in flight (id {:?})",
+                    message.get("id")
+                ),
             }
             return;
         }
@@ -140,6 +140,10 @@ enum Transport {
 pub struct Upstream {
     transport: Transport,
     pending: Arc<Pending>,
+    /// Why the one stream of an HTTP+SSE server ended (its session with it).
+    ended: Arc<Mutex<Option<String>>>,
+    /// The GET stream's task is running.
+    listening: std::sync::atomic::AtomicBool,
     unsolicited: mpsc::UnboundedSender<Value>,
     background: Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
@@ -281,9 +285,11 @@ impl Upstream {
         queue: mpsc::UnboundedReceiver<Value>,
     ) -> Result<(Self, Era, mpsc::UnboundedReceiver<Value>), WireError> {
         let (tx, mut deliveries) = mpsc::unbounded_channel();
+        let limit = wire.limits.own;
         let sse = LegacySse::connect(wire, url.clone(), tx).await?;
         let upstream = Self::new(Transport::Sse(Arc::new(sse)), unsolicited);
         let pending = upstream.pending.clone();
+        let ended = upstream.ended.clone();
         let queue_tx = upstream.unsolicited.clone();
         upstream.spawn(async move {
             while let Some(delivery) = deliveries.recv().await {
@@ -291,27 +297,42 @@ impl Upstream {
                     Delivery::Message(m) => pending.route(m, None, &queue_tx),
                     Delivery::Closed(why) => {
                         eprintln!("mcpauth proxy: {why}; the session is over");
+                        *ended.lock().unwrap_or_else(|e| e.into_inner()) = Some(why.clone());
                         pending.fail_all(&why);
                     }
                 }
             }
         });
         let mut first = upstream.request(initialize).await?;
-        loop {
-            match first.next().await {
-                Reply::Response(answer) => return Ok((upstream, Era::Legacy { answer }, queue)),
-                Reply::Message(m) => {
-                    let _ = upstream.unsolicited.send(m);
+        // Keep-alive comments keep the stream from being idle: bound the wait itself.
+        let answer = tokio::time::timeout(limit, async {
+            loop {
+                match first.next().await {
+                    Reply::Response(answer) => return Ok(answer),
+                    Reply::Message(m) => {
+                        let _ = upstream.unsolicited.send(m);
+                    }
+                    Reply::Failed(why) => return Err(WireError::Transport(why)),
                 }
-                Reply::Failed(why) => return Err(WireError::Transport(why)),
             }
-        }
+        })
+        .await
+        .map_err(|_| {
+            WireError::Transport(format!(
+                "{url} did not answer initialize within {} s",
+                limit.as_secs()
+            ))
+        })??;
+        drop(first);
+        Ok((upstream, Era::Legacy { answer }, queue))
     }
 
     fn new(transport: Transport, unsolicited: mpsc::UnboundedSender<Value>) -> Self {
         Self {
             transport,
             pending: Arc::new(Pending::default()),
+            ended: Arc::new(Mutex::new(None)),
+            listening: std::sync::atomic::AtomicBool::new(false),
             unsolicited,
             background: Mutex::new(Vec::new()),
         }
@@ -338,6 +359,7 @@ impl Upstream {
 
     /// A handle on the upstream id of a request that has been sent.
     pub async fn request(&self, message: Value) -> Result<InFlight, WireError> {
+        self.check_open()?;
         let id = message.get("id").cloned().unwrap_or(Value::Null);
         let key = key(&id);
         let (tx, rx) = mpsc::unbounded_channel();
@@ -356,6 +378,13 @@ impl Upstream {
                     Posted::Accepted if streamable.is_modern() => {
                         return Err(WireError::Protocol(format!(
                             "{} accepted a request without answering it",
+                            streamable.url
+                        )))
+                    }
+                    // ...and one without a session has no GET stream to answer on.
+                    Posted::Accepted if streamable.session().is_none() => {
+                        return Err(WireError::Protocol(format!(
+                            "{} accepted a request without answering it, and has no stream to answer on",
                             streamable.url
                         )))
                     }
@@ -396,8 +425,23 @@ impl Upstream {
         Ok(in_flight)
     }
 
+    fn check_open(&self) -> Result<(), WireError> {
+        match self
+            .ended
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+        {
+            Some(why) => Err(WireError::Transport(format!(
+                "{why}, and with it the session; restart the client to begin a new one"
+            ))),
+            None => Ok(()),
+        }
+    }
+
     /// Sends a notification, or the client's answer to a server request.
     pub async fn send(&self, message: &Value) -> Result<(), WireError> {
+        self.check_open()?;
         match &self.transport {
             Transport::Sse(sse) => sse.post(message).await,
             Transport::Streamable(streamable) => {
@@ -426,6 +470,12 @@ impl Upstream {
         };
         if streamable.is_modern() || streamable.session().is_none() {
             return; // no session, no GET stream
+        }
+        if self
+            .listening
+            .swap(true, std::sync::atomic::Ordering::SeqCst)
+        {
+            return; // one GET stream per session (a second initialized changes nothing)
         }
         let streamable = streamable.clone();
         let pending = self.pending.clone();
@@ -467,7 +517,10 @@ impl Upstream {
                         }
                     }
                 }
-                let base = retry.unwrap_or(Duration::from_secs(1));
+                // (A server's `retry: 0` must not make this spin.)
+                let base = retry
+                    .unwrap_or(Duration::from_secs(1))
+                    .max(Duration::from_millis(100));
                 let wait = base * 2u32.saturating_pow(failures.min(5));
                 tokio::time::sleep(wait.min(Duration::from_secs(30)).max(base)).await;
             }

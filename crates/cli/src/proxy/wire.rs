@@ -282,7 +282,8 @@ impl Wire {
     pub fn events(&self, response: reqwest::Response) -> Events {
         Events {
             url: response.url().to_string(),
-            stream: response.bytes_stream().boxed(),
+            // Fused: a stream that ended may be asked again (after a reconnect failed).
+            stream: response.bytes_stream().fuse().boxed(),
             decoder: Decoder::new(self.limits.message),
             queued: std::collections::VecDeque::new(),
             idle: self.limits.idle,
