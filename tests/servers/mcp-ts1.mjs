@@ -154,10 +154,12 @@ const rpcError = (res, status, code, message) => res.status(status).json({ jsonr
  * @param {() => McpServer} o.buildServer
  * @param {Function[]} [o.beforeBody]         middleware before the body is parsed (POST, GET, DELETE)
  * @param {Function[]} [o.afterBody]          middleware after express.json() (POST only)
+ * @param {boolean} [o.resumable]             the event store and `retry:` (SEP-1699); off for
+ *                                            the first servers (current, fallback, legacy), as before
  * @returns {{ expire(): Promise<number>, close(): Promise<void> }}
  */
 export function mountStreamable(app, {
-  path, name, buildServer, beforeBody = [], afterBody = [],
+  path, name, buildServer, beforeBody = [], afterBody = [], resumable = true,
 }) {
   const log = logger(name);
   /** @type {Map<string, StreamableHTTPServerTransport>} */
@@ -172,8 +174,7 @@ export function mountStreamable(app, {
         if (!isInitializeRequest(req.body)) return rpcError(res, 400, -32000, 'Bad Request: No valid session ID provided');
         transport = new StreamableHTTPServerTransport({
           sessionIdGenerator: () => randomUUID(),
-          eventStore: new OrderedEventStore(),
-          retryInterval: 200,
+          ...(resumable ? { eventStore: new OrderedEventStore(), retryInterval: 200 } : {}),
           onsessioninitialized: (sid) => { sessions.set(sid, transport); },
         });
         transport.onclose = () => {

@@ -1,16 +1,11 @@
 // MCP servers (Streamable HTTP, official TypeScript SDK) protected by Bearer
 // JWT access tokens they validate themselves against the AS's JWKS (auth.mjs).
 
-import { randomUUID } from 'node:crypto';
-
-import express from 'express';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 
 import { bearerAuth } from './auth.mjs';
-import { logger } from './log.mjs';
+import { mountStreamable } from './mcp-ts1.mjs';
 
 /**
  * Mounts an MCP endpoint on `app` at `path`.
@@ -28,7 +23,6 @@ import { logger } from './log.mjs';
 export function mountMcp(app, {
   path, resource, issuer, jwksUri, style, prmUrl, fetchTimeoutMs = 10_000,
 }) {
-  const log = logger(`mcp:${style}`);
   const { challenge, authenticate } = bearerAuth({
     resource, issuer, jwksUri, style, prmUrl, fetchTimeoutMs, name: `mcp:${style}`,
   });
@@ -79,55 +73,12 @@ export function mountMcp(app, {
     return server;
   }
 
-  /** @type {Map<string, StreamableHTTPServerTransport>} */
-  const sessions = new Map();
-  const rpcError = (res, status, code, message) => res.status(status).json({ jsonrpc: '2.0', error: { code, message }, id: null });
-
   // Standard session handling, as in the SDK's simpleStreamableHttp example;
   // authenticate runs before the body parser so that any unauthenticated
   // request, even with a malformed body, gets the 401 challenge.
-  app.post(path, authenticate, express.json({ limit: '1mb' }), checkToolScope, async (req, res) => {
-    const sessionId = req.headers['mcp-session-id'];
-    try {
-      let transport = sessionId ? sessions.get(sessionId) : undefined;
-      if (!transport) {
-        if (sessionId) return rpcError(res, 404, -32001, 'Session not found');
-        if (!isInitializeRequest(req.body)) return rpcError(res, 400, -32000, 'Bad Request: No valid session ID provided');
-        transport = new StreamableHTTPServerTransport({
-          sessionIdGenerator: () => randomUUID(),
-          onsessioninitialized: (sid) => { sessions.set(sid, transport); },
-        });
-        transport.onclose = () => {
-          if (transport.sessionId) sessions.delete(transport.sessionId);
-        };
-        await buildServer().connect(transport);
-      }
-      await transport.handleRequest(req, res, req.body);
-    } catch (err) {
-      log('error handling MCP request', err);
-      if (!res.headersSent) rpcError(res, 500, -32603, 'Internal server error');
-    }
+  const endpoint = mountStreamable(app, {
+    path, name: `mcp:${style}`, buildServer, beforeBody: [authenticate], afterBody: [checkToolScope], resumable: false,
   });
 
-  const sessionRequest = async (req, res) => {
-    const sessionId = req.headers['mcp-session-id'];
-    if (!sessionId) return res.status(400).send('Missing session ID');
-    const transport = sessions.get(sessionId);
-    if (!transport) return rpcError(res, 404, -32001, 'Session not found');
-    try {
-      await transport.handleRequest(req, res);
-    } catch (err) {
-      log('error handling MCP request', err);
-      if (!res.headersSent) res.status(500).send('Internal server error');
-    }
-    return undefined;
-  };
-  app.get(path, authenticate, sessionRequest); // standalone SSE stream
-  app.delete(path, authenticate, sessionRequest); // session termination
-
-  return {
-    async close() {
-      await Promise.allSettled([...sessions.values()].map((t) => t.close()));
-    },
-  };
+  return { close: () => endpoint.close() };
 }

@@ -11,17 +11,22 @@
 //! behaviour rmcp implements (re-initialization on 404, `Last-Event-ID` with
 //! `retry:`, SEP-2243 headers) and is tested against rmcp's own server.
 //!
-//! Layers: `stdio` (lines in, one writer out), `bridge` (client messages,
-//! ids, eras), `to_modern`/`to_legacy` (translation), `upstream` (era and
-//! transport discovery, routing), `streamable`/`legacy_sse` (transports),
-//! `wire` (HTTP with the auth layer, bounds, timeouts), `auth` (lazy sign-in,
-//! refresh, step-up), `headers` (SEP-2243), `sse` (event streams), `scrub`.
+//! Layers: `stdio` (lines in, one writer out), `bridge` (client requests,
+//! ids, eras, the connection), `client` (the client's notifications and
+//! answers), `pass` (same era both sides), `to_modern`/`to_legacy`/`listen`
+//! (translation), `upstream` (era and transport discovery, routing),
+//! `streamable`/`legacy_sse` (transports), `wire` (HTTP with the auth layer,
+//! bounds, timeouts), `auth` (lazy sign-in, refresh, step-up), `headers`
+//! (SEP-2243), `sse` (event streams), `scrub`.
 
 mod auth;
 mod bridge;
+mod client;
 mod headers;
 mod jsonrpc;
 mod legacy_sse;
+mod listen;
+mod pass;
 mod scrub;
 mod sse;
 mod stdio;

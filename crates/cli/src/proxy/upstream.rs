@@ -150,14 +150,7 @@ pub struct Upstream {
 
 impl Drop for Upstream {
     fn drop(&mut self) {
-        for task in self
-            .background
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .drain(..)
-        {
-            task.abort();
-        }
+        self.stop_background();
     }
 }
 
@@ -527,16 +520,15 @@ impl Upstream {
         });
     }
 
-    /// Ends the session (legacy `DELETE`) and stops listening.
-    pub async fn close(&self) {
-        for task in self
-            .background
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .drain(..)
-        {
+    fn stop_background(&self) {
+        for task in super::lock(&self.background).drain(..) {
             task.abort();
         }
+    }
+
+    /// Ends the session (legacy `DELETE`) and stops listening.
+    pub async fn close(&self) {
+        self.stop_background();
         if let Transport::Streamable(s) = &self.transport {
             s.delete().await;
         }
