@@ -62,28 +62,19 @@ async fn an_http_sse_server_is_probed_with_a_get_of_its_stream() {
 
 #[tokio::test]
 async fn an_open_http_sse_server_is_found_and_its_endless_stream_not_read() {
-    use mcpauth_testkit::raw_http::{read_request, respond};
+    use mcpauth_testkit::raw_http::{listen, read_request, respond, serve_each};
     use tokio::io::AsyncWriteExt;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
-    tokio::spawn(async move {
-        while let Ok((socket, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let Ok((seen, mut socket)) = read_request(socket).await else {
-                    return;
-                };
-                if seen.method == "POST" {
-                    let _ = respond(&mut socket, 404, &[], b"").await;
-                    return;
-                }
-                // An event stream that stays open: a probe reading it would hang.
-                let head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\nevent: endpoint\ndata: /messages?s=1\n\n";
-                let _ = socket.write_all(head.as_bytes()).await;
-                tokio::time::sleep(std::time::Duration::from_secs(600)).await;
-            });
+    let (listener, base) = listen().await;
+    serve_each(listener, std::sync::Arc::new(()), |_, socket| async move {
+        let (seen, mut socket) = read_request(socket).await?;
+        if seen.method == "POST" {
+            return respond(&mut socket, 404, &[], b"").await;
         }
+        // An event stream that stays open: a probe reading it would hang.
+        let head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\nevent: endpoint\ndata: /messages?s=1\n\n";
+        socket.write_all(head.as_bytes()).await?;
+        tokio::time::sleep(std::time::Duration::from_secs(600)).await;
+        Ok(())
     });
     let url = url::Url::parse(&format!("{base}/sse")).expect("url");
     let answer = tokio::time::timeout(

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use tokio::io::AsyncWriteExt;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 
 /// How the token endpoint misbehaves.
 #[derive(Debug, Clone, PartialEq)]
@@ -68,8 +68,8 @@ impl Default for Behaviour {
     }
 }
 
-use crate::raw_http::respond;
 pub use crate::raw_http::Seen;
+use crate::raw_http::{listen, lock, respond, serve_each};
 
 #[derive(Default)]
 struct Grants {
@@ -93,15 +93,10 @@ pub struct Hostile {
     shared: Arc<Shared>,
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 impl Hostile {
     /// Starts a server that behaves until told otherwise.
     pub async fn start() -> Hostile {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let (listener, base) = listen().await;
         let shared = Arc::new(Shared {
             base,
             behaviour: Mutex::new(Behaviour::default()),
@@ -109,15 +104,7 @@ impl Hostile {
             grants: Mutex::new(Grants::default()),
             counter: AtomicU64::new(0),
         });
-        let server = shared.clone();
-        tokio::spawn(async move {
-            while let Ok((socket, _)) = listener.accept().await {
-                let shared = server.clone();
-                tokio::spawn(async move {
-                    let _ = serve(shared, socket).await;
-                });
-            }
-        });
+        serve_each(listener, shared.clone(), serve);
         Hostile { shared }
     }
 

@@ -9,9 +9,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 
-use crate::raw_http::{read_request, respond, respond_in_pieces, Seen};
+use crate::raw_http::{listen, lock, read_request, respond, respond_in_pieces, serve_each, Seen};
 
 /// The text the split stream carries: every kind of multi-byte character.
 pub const SPLIT_TEXT: &str = "héllo wörld — 你好, мир 🌍";
@@ -43,30 +43,17 @@ pub struct McpMock {
     shared: Arc<Shared>,
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 impl McpMock {
     /// Starts the mock; with `issuer`, it asks for tokens of that authorization server.
     pub async fn start(misbehaviour: Misbehaviour, issuer: Option<&str>) -> McpMock {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let (listener, base) = listen().await;
         let shared = Arc::new(Shared {
             base,
             misbehaviour,
             issuer: issuer.map(str::to_string),
             seen: Mutex::new(Vec::new()),
         });
-        let server = shared.clone();
-        tokio::spawn(async move {
-            while let Ok((socket, _)) = listener.accept().await {
-                let shared = server.clone();
-                tokio::spawn(async move {
-                    let _ = serve(shared, socket).await;
-                });
-            }
-        });
+        serve_each(listener, shared.clone(), serve);
         McpMock { shared }
     }
 

@@ -4,8 +4,38 @@
 
 use std::time::Duration;
 
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpStream;
+use tokio::net::{TcpListener, TcpStream};
+
+/// A mutex, whether or not a holder panicked (a failed test must not hide behind another).
+pub fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A listener on 127.0.0.1 (any port) and its `http://127.0.0.1:<port>`.
+pub async fn listen() -> (TcpListener, String) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    (listener, base)
+}
+
+/// Serves every connection on its own task with `serve`, for as long as the
+/// test's runtime lives.
+pub fn serve_each<S, F, Fut>(listener: TcpListener, shared: Arc<S>, serve: F)
+where
+    S: Send + Sync + 'static,
+    F: Fn(Arc<S>, TcpStream) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = std::io::Result<()>> + Send + 'static,
+{
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            tokio::spawn(serve(shared.clone(), socket));
+        }
+    });
+}
 
 /// One request as received.
 #[derive(Debug, Clone)]
