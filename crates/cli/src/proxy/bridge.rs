@@ -471,7 +471,7 @@ impl Bridge {
         tokio::spawn(async move {
             while let Some(message) = queue.recv().await {
                 let Some(me) = me.upgrade() else { return };
-                me.from_server(&connected, message, None).await;
+                me.from_server(&connected, message).await;
             }
         });
     }

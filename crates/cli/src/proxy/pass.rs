@@ -123,7 +123,7 @@ impl Bridge {
         loop {
             tokio::select! {
                 reply = in_flight.next() => match reply {
-                    Reply::Message(m) => self.from_server(connected, m, Some(client_id)).await,
+                    Reply::Message(m) => self.from_server(connected, m).await,
                     Reply::Response(r) => return Some(r),
                     Reply::Failed(why) => return Some(jsonrpc::error(client_id.clone(), PROXY_ERROR, why)),
                 },
@@ -174,16 +174,13 @@ impl Bridge {
         jsonrpc::error(id, PROXY_ERROR, self.describe(e))
     }
 
-    /// A message from the server, on a request's stream (`related`) or outside any.
-    pub async fn from_server(
-        self: &Arc<Self>,
-        connected: &Connected,
-        message: Value,
-        related: Option<&Value>,
-    ) {
+    /// A message from the server, on a request's stream or outside any (a
+    /// 2026-07-28 client's calls to a legacy server read their own streams,
+    /// see `to_legacy`).
+    pub async fn from_server(self: &Arc<Self>, connected: &Connected, message: Value) {
         match connected.mode {
-            Mode::ToLegacy => return self.legacy_message(connected, message, related).await,
-            Mode::ToModern => return self.modern_message(connected, message).await,
+            Mode::ToLegacy => return self.legacy_message(connected, message).await,
+            Mode::ToModern => return self.modern_message(message),
             Mode::Pass => {}
         }
         match jsonrpc::kind(&message) {

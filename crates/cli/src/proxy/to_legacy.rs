@@ -481,12 +481,7 @@ impl Bridge {
     }
 
     /// A legacy server's message outside any call's stream.
-    pub async fn legacy_message(
-        self: &Arc<Self>,
-        connected: &Connected,
-        message: Value,
-        _related: Option<&Value>,
-    ) {
+    pub async fn legacy_message(self: &Arc<Self>, connected: &Connected, message: Value) {
         match jsonrpc::kind(&message) {
             Kind::Request => {
                 let method = jsonrpc::method(&message).unwrap_or("");

@@ -295,7 +295,7 @@ impl Bridge {
     }
 
     /// A 2026-07-28 server's message for a handshake client.
-    pub async fn modern_message(self: &Arc<Self>, _connected: &Connected, mut message: Value) {
+    pub fn modern_message(&self, mut message: Value) {
         match jsonrpc::kind(&message) {
             Kind::Notification => {
                 let method = jsonrpc::method(&message).unwrap_or("");
@@ -377,7 +377,7 @@ impl Bridge {
                         match reply {
                             Reply::Message(m) => {
                                 failures = 0;
-                                me.modern_message(&connected, m).await;
+                                me.modern_message(m);
                             }
                             Reply::Response(r) if r.get("error").is_some() => {
                                 me.log(&format!(

@@ -26,7 +26,8 @@ pub struct Limits {
     /// How long the server may stay silent: no answer headers, or no byte on a
     /// stream (keep-alive comments count).
     pub idle: Duration,
-    /// The whole of a request the proxy makes on its own behalf.
+    /// How long a request the proxy makes on its own behalf waits for the
+    /// answer's headers (its body, like any, is bounded by `idle` per chunk).
     pub own: Duration,
 }
 
