@@ -107,18 +107,21 @@ async fn authorize_and_exchange(
     pending: mcpauth_core::authorize::PendingAuthorization,
 ) -> TokenResponse {
     let store = PendingStore::default();
-    store.insert(pending);
     let redirect_uri = listener.redirect_uri().to_string();
-    let waiting = tokio::spawn(listener.wait(Duration::from_secs(30)));
+    let state = pending.state.clone();
+    store.insert(pending);
+    let waiting = tokio::spawn(async move { listener.wait(&state, Duration::from_secs(30)).await });
     let landing = drive_login(url, &redirect_uri, "alice").await;
-    let page = reqwest::get(&landing)
-        .await
-        .expect("browser reaches the listener")
-        .text()
-        .await
-        .expect("page");
-    assert!(page.contains("close this window"));
-    let params = waiting.await.expect("join").expect("callback");
+    let browser = tokio::spawn(async move {
+        reqwest::get(&landing)
+            .await
+            .expect("browser reaches the listener")
+            .text()
+            .await
+            .expect("page")
+    });
+    let mut callback = waiting.await.expect("join").expect("callback");
+    let params = callback.take_params();
     assert_eq!(
         params.iss.as_deref(),
         Some(discovery.issuer.as_str()),
@@ -127,6 +130,9 @@ async fn authorize_and_exchange(
     let done = finish_authorization(http, &discovery.metadata, client, &store, params)
         .await
         .expect("code exchange");
+    callback.answer(Ok(())).await;
+    let page = browser.await.expect("join");
+    assert!(page.contains("close this window"));
     done.tokens
 }
 

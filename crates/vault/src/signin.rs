@@ -15,6 +15,7 @@ use mcpauth_core::registration::{
     obtain_client, ClientAuth, ClientRegistration, PreRegisteredClient, RegistrationRequest,
 };
 use mcpauth_core::scopes::{select_scopes, Scopes};
+use mcpauth_core::secret::CsrfState;
 use mcpauth_core::token;
 
 use crate::broker::{Moved, NewAccount};
@@ -79,6 +80,8 @@ pub struct SignIn {
     pub redirect_uri: String,
     pub scopes: Option<Scopes>,
     listener: Option<LoopbackListener>,
+    /// The `state` the loopback listener waits for.
+    state: CsrfState,
 }
 
 /// A machine account (client credentials).
@@ -252,6 +255,7 @@ impl Vault {
             },
         )?;
         mcpauth_core::authorize::check_browser_url(&url)?;
+        let csrf = pending.state.clone();
         let state = pending.state.secret().to_string();
         let id = crate::new_account_id();
         let context = Arc::new(SessionContext {
@@ -282,6 +286,7 @@ impl Vault {
             redirect_uri,
             scopes,
             listener,
+            state: csrf,
         })
     }
 
@@ -292,8 +297,12 @@ impl Vault {
                 "this sign-in has no loopback listener; complete it with the redirect URL".into(),
             )
         })?;
-        let params = listener.wait(self.sign_ins.timeout).await?;
-        self.complete_with(params).await
+        let mut callback = listener.wait(&sign_in.state, self.sign_ins.timeout).await?;
+        let result = self.complete_with(callback.take_params()).await;
+        callback
+            .answer(result.as_ref().map(|_| ()).map_err(|e| e.to_string()))
+            .await;
+        result
     }
 
     /// Completes a sign-in from the URL the browser was sent to (deep link or pasted).

@@ -11,7 +11,7 @@ use mcpauth_core::Error as Core;
 use mcpauth_testkit::hostile::{Hostile, TokenMode};
 use mcpauth_testkit::RecordingHttp;
 use mcpauth_vault::{Account, AccountStatus, Error, SignInRequest, Vault};
-use serde_json::json;
+use serde_json::{json, Value};
 use support::{test_vault_with, TestVault};
 
 /// A vault whose HTTP client gives up after `timeout`.
@@ -41,9 +41,24 @@ async fn sign_in(vault: &Vault, server: &Hostile) -> Result<Account, Error> {
             .and_then(|v| v.to_str().ok())
             .expect("a redirect back")
             .to_string();
-        let _ = client.get(location).send().await;
+        match client.get(location).send().await {
+            Ok(page) => Some(page.text().await.unwrap_or_default()),
+            Err(_) => None,
+        }
     };
-    let (account, ()) = tokio::join!(vault.finish_sign_in(sign_in), browser);
+    let (account, page) = tokio::join!(vault.finish_sign_in(sign_in), browser);
+    // The browser's page tells the same story as the app: never "Signed in"
+    // for a sign-in that failed after the answer arrived.
+    if let Some(page) = page {
+        assert_eq!(
+            page.contains("Signed in"),
+            account.is_ok(),
+            "page {page:?} for {account:?}"
+        );
+        if account.is_err() {
+            assert!(page.contains("Sign-in failed"), "{page}");
+        }
+    }
     account
 }
 
@@ -344,6 +359,60 @@ async fn absurd_expiry_is_clamped_expired_or_refused() {
     let error = sign_in(&t.vault, &server).await.expect_err("refused");
     assert!(error.to_string().contains("expires_in"), "{error}");
     assert_eq!(t.vault.list().expect("list").len(), count);
+}
+
+#[tokio::test]
+async fn a_token_without_a_lifetime_is_refreshed_in_time_not_trusted_forever() {
+    let t = vault_with_timeout(Duration::from_secs(5));
+    let now = mcpauth_vault::model::now_secs();
+    let server = Hostile::start().await;
+    server.set(|b| b.token = TokenMode::Expiry(Value::Null));
+    let account = sign_in(&t.vault, &server).await.expect("signed in");
+    // An opaque token without expires_in: the bounded default, not "never".
+    let at = account.expires_at.expect("an assumed expiry");
+    let assumed = mcpauth_core::token::ASSUMED_LIFETIME_SECS as i64;
+    assert!(
+        (now + assumed - 5..=now + assumed + 5).contains(&at),
+        "{at}"
+    );
+    // Once that lifetime has passed, the next use refreshes (once).
+    t.vault
+        .expire_access_token(&account.id, now - 1)
+        .expect("age the token");
+    let before = server.requests_to("/token");
+    let old = stored(&t.vault, &account.id);
+    let token = t.vault.token(&account.id).await.expect("refreshed");
+    assert_eq!(server.requests_to("/token"), before + 1);
+    assert_ne!(token.secret(), old.access);
+
+    // Without a refresh token, past the assumed lifetime the token is still
+    // served: only the server can say it is dead, and its 401 will.
+    let server = Hostile::start().await;
+    server.set(|b| {
+        b.token = TokenMode::Expiry(Value::Null);
+        b.no_refresh_token = true;
+    });
+    let account = sign_in(&t.vault, &server).await.expect("signed in");
+    let kept = stored(&t.vault, &account.id);
+    assert!(kept.refresh.is_none());
+    t.vault
+        .expire_access_token(&account.id, now - 1)
+        .expect("age the token");
+    let before = server.requests_to("/token");
+    let token = t.vault.token(&account.id).await.expect("still served");
+    assert_eq!(token.secret(), kept.access);
+    assert_eq!(
+        server.requests_to("/token"),
+        before,
+        "nothing to refresh with"
+    );
+    // The server's refusal is the verdict: now it needs sign-in.
+    let error = t
+        .vault
+        .token_after_rejection(&account.id, &token)
+        .await
+        .expect_err("no way to renew");
+    assert!(matches!(error, Error::NeedsSignIn { .. }), "{error}");
 }
 
 #[tokio::test]
