@@ -21,14 +21,32 @@ use crate::secret::{AccessToken, AuthorizationCode, IdToken, RefreshToken};
 /// The longest lifetime believed from `expires_in`; anything larger is clamped.
 pub const MAX_EXPIRES_IN: u64 = 10 * 365 * 24 * 3600;
 
+/// The lifetime assumed for an access token whose response has no
+/// `expires_in` and that is not a JWT with an `exp` claim (RFC 6749 §5.1 lets
+/// the server leave the lifetime out; "never expires" is the wrong reading).
+pub const ASSUMED_LIFETIME_SECS: u64 = 3600;
+
+/// Where a token's lifetime came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExpirySource {
+    /// The response's `expires_in`.
+    ExpiresIn,
+    /// No `expires_in`; the access token is a JWT and its `exp` claim says.
+    JwtExp,
+    /// Neither: [`ASSUMED_LIFETIME_SECS`].
+    Assumed,
+}
+
 /// A successful token response (RFC 6749 §5.1), secrets wrapped.
 #[derive(Debug, Clone)]
 pub struct TokenResponse {
     pub access_token: AccessToken,
     /// Always `Bearer` (compared case-insensitively).
     pub token_type: String,
-    /// `expires_in` as sent, after clamping.
+    /// The lifetime in seconds: `expires_in` as sent after clamping, else
+    /// from the JWT's `exp`, else assumed ([`Self::expiry_source`] says which).
     pub expires_in: Option<u64>,
+    pub expiry_source: ExpirySource,
     /// The absolute expiry computed when the response arrived.
     pub expires_at: Option<SystemTime>,
     pub refresh_token: Option<RefreshToken>,
@@ -125,16 +143,27 @@ fn token_response_from(
             reason: "access_token is empty".into(),
         });
     }
-    // A negative lifetime means already expired; a huge one is clamped.
-    let expires_in = raw
-        .expires_in
-        .map(|s| s.clamp(0, MAX_EXPIRES_IN as i64) as u64);
     let now = SystemTime::now();
+    // A negative lifetime means already expired; a huge one is clamped.
+    let (lifetime, expiry_source) = match raw.expires_in {
+        Some(seconds) => (seconds, ExpirySource::ExpiresIn),
+        None => match jwt_exp(&raw.access_token) {
+            Some(exp) => {
+                let unix_now = now
+                    .duration_since(SystemTime::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs() as i64);
+                (exp.saturating_sub(unix_now), ExpirySource::JwtExp)
+            }
+            None => (ASSUMED_LIFETIME_SECS as i64, ExpirySource::Assumed),
+        },
+    };
+    let expires_in = Some(lifetime.clamp(0, MAX_EXPIRES_IN as i64) as u64);
     let scope_returned = raw.scope.is_some();
     Ok(TokenResponse {
         access_token: AccessToken::new(raw.access_token),
         token_type: "Bearer".into(),
         expires_in,
+        expiry_source,
         expires_at: expires_in.map(|s| now + Duration::from_secs(s)),
         refresh_token: raw
             .refresh_token
@@ -148,6 +177,29 @@ fn token_response_from(
         scope_returned,
         id_token: raw.id_token.map(IdToken::new),
     })
+}
+
+/// The `exp` claim of a JWT access token, read without verifying it: the
+/// token is the resource server's to check; only its lifetime is wanted here.
+/// None for an opaque token or a JWT without a numeric `exp`.
+fn jwt_exp(token: &str) -> Option<i64> {
+    use base64::Engine as _;
+    let mut parts = token.split('.');
+    let (_header, payload) = (parts.next()?, parts.next()?);
+    let _signature = parts.next()?;
+    if parts.next().is_some() || payload.len() > 64 * 1024 {
+        return None;
+    }
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
+    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    match claims.get("exp")? {
+        serde_json::Value::Number(n) => n
+            .as_i64()
+            .or_else(|| n.as_f64().filter(|f| f.is_finite()).map(|f| f as i64)),
+        _ => None,
+    }
 }
 
 /// `application/x-www-form-urlencoded` encoding of a client id or secret before
@@ -631,6 +683,51 @@ mod tests {
         let url = url::Url::parse("https://as.example/token").expect("url");
         let raw: RawTokenResponse = parse_json(&url, "token response", body.as_bytes())?;
         token_response_from(&url, raw, Some(&Scopes::parse("asked")))
+    }
+
+    #[test]
+    fn a_token_without_expires_in_is_not_fresh_forever() {
+        use base64::Engine as _;
+        let b64 = |v: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v);
+        let now = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .expect("clock")
+            .as_secs();
+        let jwt = |claims: String| format!("{}.{}.sig", b64(r#"{"alg":"RS256"}"#), b64(&claims));
+        let body = |token: &str| format!(r#"{{"access_token":"{token}","token_type":"Bearer"}}"#);
+        // A JWT: its own `exp`.
+        let t = parse(&body(&jwt(format!(r#"{{"sub":"a","exp":{}}}"#, now + 600)))).expect("jwt");
+        assert_eq!(t.expiry_source, ExpirySource::JwtExp);
+        let lifetime = t.expires_in.expect("a lifetime");
+        assert!((595..=600).contains(&lifetime), "{lifetime}");
+        // An expired JWT is expired, not assumed fresh.
+        let t = parse(&body(&jwt(format!(r#"{{"exp":{}}}"#, now - 60)))).expect("jwt");
+        assert_eq!(
+            (t.expires_in, t.expiry_source),
+            (Some(0), ExpirySource::JwtExp)
+        );
+        // Opaque, a JWT without `exp`, or a string `exp`: the bounded default.
+        for token in [
+            "opaque-token".to_string(),
+            jwt(r#"{"sub":"a"}"#.into()),
+            jwt(r#"{"exp":"tomorrow"}"#.into()),
+            "a.b".into(),
+            "not.base64!.x".into(),
+        ] {
+            let t = parse(&body(&token)).expect("token");
+            assert_eq!(t.expiry_source, ExpirySource::Assumed, "{token}");
+            assert_eq!(t.expires_in, Some(ASSUMED_LIFETIME_SECS), "{token}");
+        }
+        // `expires_in` wins over the JWT's claim.
+        let t = parse(&format!(
+            r#"{{"access_token":"{}","token_type":"Bearer","expires_in":60}}"#,
+            jwt(format!(r#"{{"exp":{}}}"#, now + 6000))
+        ))
+        .expect("both");
+        assert_eq!(
+            (t.expires_in, t.expiry_source),
+            (Some(60), ExpirySource::ExpiresIn)
+        );
     }
 
     #[test]

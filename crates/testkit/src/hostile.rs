@@ -29,7 +29,7 @@ pub enum TokenMode {
     EndlessChunked,
     /// Reads the request and never answers.
     NeverAnswer,
-    /// Correct tokens with this value as `expires_in`.
+    /// Correct tokens with this value as `expires_in` (`null`: no `expires_in`).
     Expiry(Value),
     /// Rotates the refresh token once, then rejects the new one with `invalid_grant`.
     RotateThenReject,
@@ -52,6 +52,8 @@ pub struct Behaviour {
     /// Metadata documents answer with this many bytes instead.
     pub huge_metadata: Option<usize>,
     pub token: TokenMode,
+    /// Token responses carry no refresh token.
+    pub no_refresh_token: bool,
 }
 
 impl Default for Behaviour {
@@ -64,6 +66,7 @@ impl Default for Behaviour {
             authorize_iss: None,
             huge_metadata: None,
             token: TokenMode::Normal,
+            no_refresh_token: false,
         }
     }
 }
@@ -286,13 +289,17 @@ fn rand_suffix() -> String {
 fn tokens(shared: &Shared, expires_in: Value) -> (Value, String) {
     let n = shared.counter.fetch_add(1, Ordering::Relaxed);
     let refresh = format!("hrt-{n}-{}", rand_suffix());
-    let body = json!({
+    let mut body = json!({
         "access_token": format!("hat-{n}-{}", rand_suffix()),
         "token_type": "Bearer",
         "expires_in": expires_in,
         "refresh_token": refresh,
         "scope": "read offline_access",
     });
+    // `Expiry(Value::Null)` leaves `expires_in` out, as RFC 6749 §5.1 allows.
+    if body["expires_in"].is_null() {
+        body.as_object_mut().map(|o| o.remove("expires_in"));
+    }
     (body, refresh)
 }
 
@@ -345,8 +352,12 @@ async fn token(
             }
         };
     }
-    let (body, refresh) = tokens(shared, expires_in);
-    lock(&shared.grants).live_refresh.push(refresh);
+    let (mut body, refresh) = tokens(shared, expires_in);
+    if behaviour.no_refresh_token {
+        body.as_object_mut().map(|o| o.remove("refresh_token"));
+    } else {
+        lock(&shared.grants).live_refresh.push(refresh);
+    }
     respond(socket, 200, &[], body.to_string().as_bytes()).await
 }
 

@@ -159,6 +159,7 @@ fn bundle_from(
         token_type: tokens.token_type.clone(),
         expires_at: tokens.expires_in.map(|s| now + s as i64),
         issued_at: Some(now),
+        expiry_assumed: tokens.expiry_source == mcpauth_core::token::ExpirySource::Assumed,
         scopes: tokens
             .scopes
             .as_ref()
@@ -441,6 +442,16 @@ impl Vault {
             if bundle.generation > account.generation {
                 self.repair_record(&account, bundle, true)?;
             }
+            return Ok(AccessToken::new(bundle.access_token.clone()));
+        }
+        if let Some(bundle) = bundle.as_ref().filter(|b| {
+            b.expiry_assumed
+                && b.refresh_token.is_none()
+                && account.kind == AccountKind::User
+                && matches!(freshness, Freshness::IfDue)
+        }) {
+            // Past a lifetime we only assumed, with nothing to renew it by: the
+            // token may well still work, and the server's 401 is the verdict.
             return Ok(AccessToken::new(bundle.access_token.clone()));
         }
         if bundle.is_none() && account.kind == AccountKind::User {

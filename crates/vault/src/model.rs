@@ -128,6 +128,10 @@ pub struct TokenBundle {
     pub expires_at: Option<i64>,
     #[serde(default)]
     pub issued_at: Option<i64>,
+    /// The server gave no lifetime (no `expires_in`, not a JWT with `exp`):
+    /// `expires_at` is an assumption, used to refresh in time, not a verdict.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub expiry_assumed: bool,
     #[serde(default)]
     pub scopes: String,
     /// Matches [`Account::generation`] once the record is written.
@@ -144,6 +148,7 @@ impl std::fmt::Debug for TokenBundle {
             )
             .field("id_token", &self.id_token.as_ref().map(|_| "[redacted]"))
             .field("expires_at", &self.expires_at)
+            .field("expiry_assumed", &self.expiry_assumed)
             .field("generation", &self.generation)
             .finish()
     }
@@ -239,6 +244,7 @@ mod tests {
             token_type: "Bearer".into(),
             expires_at: Some(1000),
             issued_at: Some(0),
+            expiry_assumed: false,
             scopes: String::new(),
             generation: 1,
         };
