@@ -14,7 +14,9 @@ use url::Url;
 
 use crate::challenge::{bearer_challenges, BearerChallenge};
 use crate::error::{Error, Result};
-use crate::http::{ensure_secure, get_metadata, parse_json, parse_url, HttpClient, HttpRequest};
+use crate::http::{
+    ensure_secure, get_metadata, get_metadata_with, parse_json, parse_url, HttpClient, HttpRequest,
+};
 use crate::metadata::{AuthorizationServerMetadata, ProtectedResourceMetadata};
 
 /// The protocol revision the probe's `initialize` asks for.
@@ -40,6 +42,9 @@ pub struct Probe {
     pub status: u16,
     pub challenges: Vec<BearerChallenge>,
     pub form: ProbeForm,
+    /// The `Mcp-Session-Id` a server that answered the `initialize` opened
+    /// (the probe has already closed it).
+    pub session_id: Option<String>,
 }
 
 impl Probe {
@@ -49,6 +54,7 @@ impl Probe {
             status,
             challenges: vec![challenge],
             form: ProbeForm::Initialize,
+            session_id: None,
         }
     }
 
@@ -57,11 +63,32 @@ impl Probe {
             status: response.status,
             challenges: bearer_challenges(response.header_all("www-authenticate")),
             form,
+            session_id: response
+                .is_success()
+                .then(|| response.header("mcp-session-id"))
+                .flatten()
+                .filter(|s| {
+                    !s.is_empty()
+                        && s.len() <= 1024
+                        && s.bytes().all(|b| (0x21..=0x7e).contains(&b))
+                })
+                .map(str::to_string),
         }
     }
 
     fn answered(&self) -> bool {
         matches!(self.status, 200..=299 | 401 | 403)
+    }
+}
+
+impl ProbeForm {
+    /// What the request was, for messages ("an MCP initialize request").
+    pub fn noun(self) -> &'static str {
+        match self {
+            Self::Initialize => "initialize request",
+            Self::Discover => "server/discover request",
+            Self::LegacySse => "event stream request (HTTP+SSE)",
+        }
     }
 }
 
@@ -111,6 +138,9 @@ pub async fn probe(http: &dyn HttpClient, mcp_url: &Url) -> Result<Probe> {
         &http.send(initialize_probe(mcp_url)).await?,
     );
     if first.answered() || !matches!(first.status, 400 | 404 | 405) {
+        if let Some(session) = &first.session_id {
+            close_session(http, mcp_url, session).await;
+        }
         return Ok(first);
     }
     let modern = Probe::of(
@@ -134,6 +164,17 @@ pub async fn probe(http: &dyn HttpClient, mcp_url: &Url) -> Result<Probe> {
     Ok(first)
 }
 
+/// Ends the session an answered probe opened (Streamable HTTP: DELETE with
+/// the session id), so a server that signs in lazily keeps no stray session.
+/// A server may refuse it (405); nothing more is owed then.
+async fn close_session(http: &dyn HttpClient, mcp_url: &Url, session: &str) {
+    let request = HttpRequest::delete(mcp_url.clone())
+        .header("mcp-session-id", session)
+        .header("mcp-protocol-version", PROBE_PROTOCOL_VERSION)
+        .headers_only();
+    let _ = http.send(request).await;
+}
+
 /// Everything discovery learned, ready for registration and authorization.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Discovery {
@@ -152,6 +193,10 @@ pub struct Discovery {
     pub metadata: AuthorizationServerMetadata,
     /// True for a 2025-03-26 server without protected resource metadata.
     pub legacy: bool,
+    /// The server answered the probe without a token and asks for one later
+    /// (on a tool call, say): it publishes resource metadata, so it signs in.
+    #[serde(default)]
+    pub signs_in_lazily: bool,
 }
 
 impl Discovery {
@@ -222,21 +267,17 @@ pub async fn discover_reporting(
         Some(known) => known.clone(),
         None => probe(http, &url).await?,
     };
-    match probe.status {
-        401 | 403 => {}
-        200..=299 => return Err(Error::NotAnOAuthMcpServer {
-            url: url.to_string(),
-            reason:
-                "it answered an MCP initialize without asking for a token, so it needs no sign-in"
-                    .into(),
-        }),
+    let asked = match probe.status {
+        401 | 403 => true,
+        200..=299 => false,
         status => {
             return Err(Error::NotAnOAuthMcpServer {
                 url: url.to_string(),
-                reason: format!("it answered HTTP {status} to an MCP initialize request"),
+                reason: format!("it answered HTTP {status} to an MCP {}", probe.form.noun()),
             })
         }
-    }
+    };
+    let form = probe.form;
     let challenge = probe.challenges.into_iter().next();
     report(DiscoveryProgress::Probed {
         status: probe.status,
@@ -245,7 +286,22 @@ pub async fn discover_reporting(
     let hinted = challenge
         .as_ref()
         .and_then(|c| c.resource_metadata.as_deref());
-    match fetch_resource_metadata(http, &url, hinted).await? {
+    let resource_metadata = match fetch_resource_metadata(http, &url, hinted).await {
+        Ok(found) => found,
+        // A server that asked for nothing and has no readable metadata is open.
+        Err(_) if !asked => None,
+        Err(e) => return Err(e),
+    };
+    if !asked && resource_metadata.is_none() {
+        return Err(Error::NotAnOAuthMcpServer {
+            url: url.to_string(),
+            reason: format!(
+                "it answered an MCP {} without asking for a token and publishes no protected resource metadata, so it needs no sign-in",
+                form.noun()
+            ),
+        });
+    }
+    match resource_metadata {
         Some((prm_url, prm)) => {
             let resource = check_resource(&prm_url, &prm, &url)?;
             let issuer = choose_issuer(&prm_url, &prm, options)?;
@@ -274,6 +330,7 @@ pub async fn discover_reporting(
                 metadata_url: Some(metadata_url.to_string()),
                 metadata,
                 legacy: false,
+                signs_in_lazily: !asked,
             })
         }
         None => {
@@ -297,6 +354,7 @@ pub async fn discover_reporting(
                 metadata_url: metadata_url.map(|u| u.to_string()),
                 metadata,
                 legacy: true,
+                signs_in_lazily: false,
             })
         }
     }
@@ -360,18 +418,56 @@ pub fn authorization_server_metadata_candidates(issuer: &Url) -> Vec<Url> {
     }
 }
 
-/// Awaits the futures concurrently and returns the first `Some` in their given order.
+/// What one well-known candidate URL gave.
+enum Candidate<T> {
+    Found(T),
+    /// Not there (an error status): the next candidate is tried.
+    Absent,
+    /// There, but unusable (HTML, broken JSON, another issuer): skipped like
+    /// an absent one, its reason kept for the error if nothing else is found.
+    Skipped(Error),
+}
+
+/// Awaits the futures concurrently and returns the first found in their given
+/// order. When none is found, the first skipped candidate's reason is the
+/// error; when every candidate was absent, `None`.
 async fn first_in_order<T, F>(futures: Vec<F>) -> Result<Option<T>>
 where
-    F: Future<Output = Result<Option<T>>>,
+    F: Future<Output = Result<Candidate<T>>>,
 {
     let mut ordered: FuturesOrdered<F> = futures.into_iter().collect();
+    let mut skipped = None;
     while let Some(result) = ordered.next().await {
-        if let Some(found) = result? {
-            return Ok(Some(found));
+        match result? {
+            Candidate::Found(found) => return Ok(Some(found)),
+            Candidate::Absent => {}
+            Candidate::Skipped(reason) => {
+                skipped.get_or_insert(reason);
+            }
         }
     }
-    Ok(None)
+    skipped.map_or(Ok(None), Err)
+}
+
+/// A metadata document from a 2xx answer, or why it is not one.
+fn metadata_document<T: serde::de::DeserializeOwned>(
+    url: &Url,
+    document: &'static str,
+    response: &crate::http::HttpResponse,
+) -> Result<T> {
+    let content_type = response.header("content-type").unwrap_or_default();
+    let media = content_type.split(';').next().unwrap_or_default().trim();
+    let json_like = media.is_empty() || media.ends_with("json") || media.ends_with("+json");
+    let body = response.body.trim_ascii_start();
+    if !json_like && !body.starts_with(b"{") {
+        return Err(Error::InvalidJson {
+            url: url.to_string(),
+            document,
+            path: ".".into(),
+            message: format!("the answer is `{media}`, not a JSON document"),
+        });
+    }
+    parse_json(url, document, &response.body)
 }
 
 async fn fetch_resource_metadata(
@@ -396,7 +492,7 @@ async fn fetch_resource_metadata(
                 what: "for the protected resource metadata named in the server's challenge",
             });
         }
-        let prm = parse_json(&final_url, "protected resource metadata", &response.body)?;
+        let prm = metadata_document(&final_url, "protected resource metadata", &response)?;
         return Ok(Some((prm_url, prm)));
     }
     let candidates = resource_metadata_candidates(mcp_url);
@@ -405,11 +501,14 @@ async fn fetch_resource_metadata(
         .map(|candidate| async move {
             let (final_url, response) = get_metadata(http, &candidate).await?;
             if !response.is_success() {
-                return Ok(None);
+                return Ok(Candidate::Absent);
             }
-            let prm: ProtectedResourceMetadata =
-                parse_json(&final_url, "protected resource metadata", &response.body)?;
-            Ok(Some((candidate, prm)))
+            Ok(
+                match metadata_document(&final_url, "protected resource metadata", &response) {
+                    Ok(prm) => Candidate::Found((candidate, prm)),
+                    Err(reason) => Candidate::Skipped(reason),
+                },
+            )
         })
         .collect();
     first_in_order(fetches).await
@@ -520,21 +619,26 @@ async fn fetch_one_metadata(
     http: &dyn HttpClient,
     candidate: &Url,
     issuer: &str,
-) -> Result<Option<(Url, AuthorizationServerMetadata)>> {
+) -> Result<Candidate<(Url, AuthorizationServerMetadata)>> {
     let (final_url, response) = get_metadata(http, candidate).await?;
     if !response.is_success() {
-        return Ok(None);
+        return Ok(Candidate::Absent);
     }
     let metadata: AuthorizationServerMetadata =
-        parse_json(&final_url, "authorization server metadata", &response.body)?;
+        match metadata_document(&final_url, "authorization server metadata", &response) {
+            Ok(metadata) => metadata,
+            Err(reason) => return Ok(Candidate::Skipped(reason)),
+        };
+    // Another issuer's document is never used (RFC 8414 §3.3), but the next
+    // candidate in order may be this issuer's.
     if !same_issuer(issuer, &metadata.issuer) {
-        return Err(Error::IssuerMismatch {
+        return Ok(Candidate::Skipped(Error::IssuerMismatch {
             url: candidate.to_string(),
             expected: issuer.to_string(),
             found: metadata.issuer,
-        });
+        }));
     }
-    Ok(Some((candidate.clone(), metadata)))
+    Ok(Candidate::Found((candidate.clone(), metadata)))
 }
 
 /// Endpoints must be https or loopback, and PKCE S256 must be advertised.
@@ -579,6 +683,11 @@ fn validate_endpoints(metadata: &AuthorizationServerMetadata) -> Result<()> {
     Ok(())
 }
 
+/// The revision a server without protected resource metadata speaks, sent
+/// on its metadata request as that revision asks (2025-03-26, Authorization
+/// §2.3.2: "MCP clients SHOULD include the header `MCP-Protocol-Version`").
+const LEGACY_REVISION: &str = "2025-03-26";
+
 /// SPEC §1.7: a 2025-03-26 server without protected resource metadata.
 async fn legacy_metadata(
     http: &dyn HttpClient,
@@ -589,7 +698,12 @@ async fn legacy_metadata(
     ensure_secure("authorization base URL", &base_url)?;
     let mut candidate = base_url.clone();
     candidate.set_path("/.well-known/oauth-authorization-server");
-    let (final_url, response) = get_metadata(http, &candidate).await?;
+    let (final_url, response) = get_metadata_with(
+        http,
+        &candidate,
+        &[("mcp-protocol-version", LEGACY_REVISION)],
+    )
+    .await?;
     if response.status == 404 {
         // No metadata: the 2025-03-26 default endpoints, for which that revision
         // made PKCE mandatory.
@@ -605,8 +719,8 @@ async fn legacy_metadata(
         });
     }
     let metadata: AuthorizationServerMetadata =
-        parse_json(&final_url, "authorization server metadata", &response.body)?;
-    if metadata.issuer.trim_end_matches('/') != base {
+        metadata_document(&final_url, "authorization server metadata", &response)?;
+    if !legacy_issuer_matches(&base_url, &metadata.issuer) {
         return Err(Error::IssuerMismatch {
             url: candidate.to_string(),
             expected: base,
@@ -615,6 +729,23 @@ async fn legacy_metadata(
     }
     validate_metadata(&metadata)?;
     Ok((Some(candidate), metadata))
+}
+
+/// The issuer a 2025-03-26 server's root metadata may name: the server's
+/// origin, or an issuer with a path on that same origin (the authorization
+/// server mounted under `/oauth`, say). That revision read the metadata at the
+/// origin whatever the issuer's path, so RFC 8414 §3.3's "issuer the URL was
+/// built from" is the origin's; another origin is a mix-up and is refused. The
+/// metadata's own `issuer` string is the one recorded for the `iss` check.
+fn legacy_issuer_matches(base: &Url, issuer: &str) -> bool {
+    let Ok(url) = Url::parse(issuer) else {
+        return false;
+    };
+    url.origin() == base.origin()
+        && url.query().is_none()
+        && url.fragment().is_none()
+        && url.username().is_empty()
+        && url.password().is_none()
 }
 
 #[cfg(test)]

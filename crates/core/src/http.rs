@@ -23,6 +23,7 @@ pub const METADATA_REDIRECT_LIMIT: usize = 3;
 pub enum Method {
     Get,
     Post,
+    Delete,
 }
 
 /// One HTTP request. `Debug` shows header names and the body length only, because
@@ -81,6 +82,14 @@ impl HttpRequest {
             ],
             body: Some(value.to_string().into_bytes()),
             read_body: true,
+        }
+    }
+
+    /// A DELETE with no body (closing an MCP session).
+    pub fn delete(url: Url) -> Self {
+        Self {
+            method: Method::Delete,
+            ..Self::get(url)
         }
     }
 
@@ -234,6 +243,7 @@ impl ReqwestHttp {
         let method = match request.method {
             Method::Get => reqwest::Method::GET,
             Method::Post => reqwest::Method::POST,
+            Method::Delete => reqwest::Method::DELETE,
         };
         let mut builder = self.client.request(method, request.url.clone());
         for (name, value) in &request.headers {
@@ -435,11 +445,22 @@ fn quiet_serde_message(message: &str) -> String {
 
 /// GET a metadata document, following at most a few same-origin redirects (SPEC §5.2).
 pub async fn get_metadata(http: &dyn HttpClient, url: &Url) -> Result<(Url, HttpResponse)> {
+    get_metadata_with(http, url, &[]).await
+}
+
+/// [`get_metadata`] with extra request headers.
+pub async fn get_metadata_with(
+    http: &dyn HttpClient,
+    url: &Url,
+    headers: &[(&str, &str)],
+) -> Result<(Url, HttpResponse)> {
     let mut current = url.clone();
     for _ in 0..=METADATA_REDIRECT_LIMIT {
-        let response = http
-            .send(HttpRequest::get(current.clone()).header("accept", "application/json"))
-            .await?;
+        let mut request = HttpRequest::get(current.clone()).header("accept", "application/json");
+        for (name, value) in headers {
+            request = request.header(name, *value);
+        }
+        let response = http.send(request).await?;
         if !response.is_redirect() {
             return Ok((current, response));
         }

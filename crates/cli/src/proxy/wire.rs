@@ -205,6 +205,7 @@ impl Wire {
                         status,
                         challenges,
                         form: mcpauth_core::discovery::ProbeForm::Initialize,
+                        session_id: None,
                     };
                     drop(response);
                     self.auth
