@@ -285,6 +285,21 @@ export async function createProvider({
 
   const provider = new Provider(issuer, configuration);
 
+  // Dynamically registered clients match redirect URIs exactly, port
+  // included, as many deployed servers do (oidc-provider alone would let a
+  // native client's loopback port vary, RFC 8252 §7.3): a re-authorization
+  // that sends a redirect URI it never registered is refused here as there.
+  // Pre-registered clients and metadata-document clients (https:// ids) keep
+  // the RFC's port-agnostic matching.
+  const preRegistered = new Set(clients.map((c) => c.client_id));
+  const portAgnostic = provider.Client.prototype.redirectUriAllowed;
+  provider.Client.prototype.redirectUriAllowed = function redirectUriAllowed(value) {
+    if (preRegistered.has(this.clientId) || this.clientId.startsWith('https://')) {
+      return portAgnostic.call(this, value);
+    }
+    return this.redirectUris.includes(value);
+  };
+
   // Diagnostics on stderr; they help when a Rust test gets an unexpected error.
   provider.on('server_error', (ctx, err) => log('server_error', ctx.method, ctx.path, err));
   for (const ev of [

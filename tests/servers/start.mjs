@@ -33,6 +33,7 @@ import { createTestCa } from './ca.mjs';
 import { childSpecs, startChild, stopChild } from './children.mjs';
 import { genServerOf, isGenMcpPath, mountGenerations } from './gen.mjs';
 import { mountMcp } from './mcp.mjs';
+import { memoryAdapter } from './store.mjs';
 
 const log = logger('start');
 const HOST = '127.0.0.1';
@@ -210,6 +211,17 @@ mainApp.post('/__test/resources', express.json(), (req, res) => {
   }
   resources.add(resource);
   return res.json({ resources: resources.size });
+});
+// A registration deleted behind the client's back (an administrator's clean-up):
+// DELETE /__test/clients/<client_id>; the next token request with that client
+// gets invalid_client. Only dynamically registered clients live in the store.
+mainApp.delete('/__test/clients/:id', async (req, res) => {
+  const clientStore = new (memoryAdapter(issuer))('Client');
+  if (!(await clientStore.find(req.params.id))) {
+    return res.status(404).json({ error: 'no dynamically registered client with this id' });
+  }
+  await clientStore.destroy(req.params.id);
+  return res.json({ deleted: req.params.id });
 });
 mainApp.get('/__test/requests', (req, res) => {
   res.json({ count: requestLog.length, requests: requestLog });

@@ -11,7 +11,7 @@ use std::fs::File;
 use std::time::Duration;
 
 use mcpauth_core::discovery::Discovery;
-use mcpauth_core::registration::ClientRegistration;
+use mcpauth_core::registration::{ClientRegistration, RegistrationKind};
 use mcpauth_core::scopes::Scopes;
 use mcpauth_core::secret::{AccessToken, RefreshToken};
 use mcpauth_core::token::{self, RefreshUpgrade, TokenResponse};
@@ -590,7 +590,19 @@ impl Vault {
                         Some("invalid_grant" | "invalid_client" | "unauthorized_client")
                     ) =>
                 {
-                    let reason = format!("the authorization server ended the grant: {}", e);
+                    let mut reason = format!("the authorization server ended the grant: {}", e);
+                    // A registration the server deleted is not presented again:
+                    // the next sign-in registers anew (SEP-2352's advice for a
+                    // client the server no longer knows).
+                    if e.oauth_error() == Some("invalid_client")
+                        && account.registration == RegistrationKind::Dynamic
+                    {
+                        self.db()
+                            .mark_client_rejected(&account.issuer, &account.client_id)?;
+                        reason.push_str(
+                            "; it no longer knows MCP Auth's registration, so signing in again registers anew",
+                        );
+                    }
                     self.db().set_status(
                         &account.id,
                         &AccountStatus::NeedsSignIn {
@@ -846,10 +858,11 @@ impl Vault {
         )
     }
 
-    /// The account moves to the new authorization server: its client
-    /// credential (or none), its tokens, then issuer, client, discovery and
-    /// token facts in one database transaction. The old client is never used
-    /// with the new server (SEP-2352).
+    /// The account moves to the new authorization server, or to a new client
+    /// on the same one (a registration made again, another redirect URI): its
+    /// client credential (or none), its tokens, then issuer, client, discovery
+    /// and token facts in one database transaction. The old client is never
+    /// used with the new server (SEP-2352).
     fn store_moved(
         &self,
         account: &Account,
@@ -888,13 +901,23 @@ impl Vault {
         }
         let discovery_json =
             serde_json::to_string(moved.discovery).map_err(|e| Error::Invalid(e.to_string()))?;
-        let step = activity(
-            "sign_in",
+        let summary = if updated.issuer != account.issuer {
             format!(
                 "signed in at {}, which the server now names instead of {} (client {})",
                 updated.issuer, account.issuer, updated.client_id
-            ),
-        );
+            )
+        } else if updated.client_id != account.client_id {
+            format!(
+                "signed in again with a new registration at {} (client {}, was {})",
+                updated.issuer, updated.client_id, account.client_id
+            )
+        } else {
+            format!(
+                "signed in again (redirect URI now {})",
+                updated.redirect_uri.as_deref().unwrap_or("none")
+            )
+        };
+        let step = activity("sign_in", summary);
         self.db().move_account(&updated, &discovery_json, &step)?;
         Ok(updated)
     }

@@ -52,6 +52,10 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX activity_account ON activity(account_id, seq);",
     // 2: the redacted HTTP exchanges behind each activity entry (JSON).
     "ALTER TABLE activity ADD COLUMN exchanges_json TEXT;",
+    // 3: when the authorization server last refused the account's client
+    // (`invalid_client`: a deleted registration); the next sign-in registers
+    // again instead of presenting it.
+    "ALTER TABLE accounts ADD COLUMN client_rejected_at INTEGER;",
 ];
 
 /// The open database.
@@ -295,7 +299,7 @@ impl Db {
         tx.execute(
             "UPDATE accounts SET issuer = ?2, resource = ?3, client_id = ?4, registration = ?5,
              client_auth = ?6, signing_alg = ?7, redirect_uri = ?8, offered_scopes = ?9,
-             discovery_json = ?10, updated_at = ?11 WHERE id = ?1",
+             discovery_json = ?10, updated_at = ?11, client_rejected_at = NULL WHERE id = ?1",
             params![
                 account.id,
                 account.issuer,
@@ -314,6 +318,31 @@ impl Db {
         update_token_columns(&tx, account).map_err(|e| Error::db(&self.path, e))?;
         insert_activity(&tx, &account.id, activity).map_err(|e| Error::db(&self.path, e))?;
         tx.commit().map_err(|e| Error::db(&self.path, e))
+    }
+
+    /// Marks a client the authorization server refused (`invalid_client`) on
+    /// every account that presents it.
+    pub fn mark_client_rejected(&mut self, issuer: &str, client_id: &str) -> Result<()> {
+        self.conn
+            .execute(
+                "UPDATE accounts SET client_rejected_at = ?3 WHERE issuer = ?1 AND client_id = ?2",
+                params![issuer, client_id, now_secs()],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// Whether the account's client was refused since it was last stored.
+    pub fn client_rejected(&self, id: &str) -> Result<bool> {
+        self.conn
+            .query_row(
+                "SELECT client_rejected_at IS NOT NULL FROM accounts WHERE id = ?1",
+                [id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map(|v| v.unwrap_or(false))
+            .map_err(|e| self.err(e))
     }
 
     /// Sets an account's status, logging the step when given.

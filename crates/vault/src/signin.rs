@@ -10,9 +10,10 @@ use mcpauth_core::authorize::{start_authorization, AuthorizationRequest};
 use mcpauth_core::callback::{CallbackParams, PendingStore};
 use mcpauth_core::discovery::{discover, DiscoverOptions, Discovery, Probe};
 use mcpauth_core::flow::finish_authorization;
-use mcpauth_core::loopback::{LoopbackHost, LoopbackListener};
+use mcpauth_core::loopback::{LoopbackHost, LoopbackListener, CALLBACK_PATH};
 use mcpauth_core::registration::{
-    obtain_client, ClientAuth, ClientRegistration, PreRegisteredClient, RegistrationRequest,
+    obtain_client, ClientAuth, ClientRegistration, PreRegisteredClient, RegistrationKind,
+    RegistrationRequest,
 };
 use mcpauth_core::scopes::{select_scopes, Scopes};
 use mcpauth_core::secret::CsrfState;
@@ -20,7 +21,7 @@ use mcpauth_core::token;
 
 use crate::broker::{Moved, NewAccount};
 use crate::error::{Error, Result};
-use crate::model::{Account, AccountKind, ClientCredential};
+use crate::model::{Account, AccountKind, AccountStatus, ClientCredential};
 use crate::{client_auth_from, Vault};
 
 /// How the browser comes back.
@@ -79,6 +80,9 @@ pub struct SignIn {
     pub authorization_server_host: String,
     pub redirect_uri: String,
     pub scopes: Option<Scopes>,
+    /// The server answered without a token and asks for one on the calls it
+    /// protects (it publishes resource metadata): worth saying before the browser opens.
+    pub signs_in_lazily: bool,
     listener: Option<LoopbackListener>,
     /// The `state` the loopback listener waits for.
     state: CsrfState,
@@ -152,10 +156,79 @@ fn signing_alg(credential: Option<&ClientCredential>, auth: &ClientAuth) -> Opti
     }
 }
 
+/// The loopback listener (or fixed redirect URI) of a sign-in. With no port
+/// asked for, the port of the kept client's registered redirect URI is tried
+/// first, so a re-authorization sends the redirect URI it registered; when that
+/// port is taken, any free one is used (and a dynamic client registered again).
+async fn bind_redirect(
+    mode: &RedirectMode,
+    registered: Option<&String>,
+) -> Result<(Option<LoopbackListener>, String)> {
+    let (host, port) = match mode {
+        RedirectMode::Fixed(uri) => return Ok((None, uri.clone())),
+        RedirectMode::Loopback { port, host } => (*host, *port),
+    };
+    let registered_port = registered
+        .and_then(|uri| url::Url::parse(uri).ok())
+        .filter(|uri| uri.scheme() == "http" && uri.path() == CALLBACK_PATH)
+        .filter(|uri| matches!(uri.host_str(), Some("127.0.0.1" | "localhost")))
+        .and_then(|uri| uri.port());
+    let listener = match registered_port.filter(|_| port == 0) {
+        Some(kept) => match LoopbackListener::bind(host, kept).await {
+            Ok(listener) => listener,
+            Err(e) => {
+                tracing::info!(port = kept, error = %e, "the registered redirect port cannot be used; another is chosen");
+                LoopbackListener::bind(host, 0).await?
+            }
+        },
+        None => LoopbackListener::bind(host, port).await?,
+    };
+    let uri = listener.redirect_uri().to_string();
+    Ok((Some(listener), uri))
+}
+
 impl Vault {
     /// Discovery, client identity and the authorization URL (SPEC §1–§3).
     pub async fn begin_sign_in(&self, request: SignInRequest) -> Result<SignIn> {
         crate::exchanges::capture(self.begin_sign_in_captured(request)).await
+    }
+
+    /// The client a sign-in presents when one is kept for `issuer`: the
+    /// account's own (a re-authorization), else the newest other user
+    /// account's on the same authorization server, so one client serves every
+    /// account there and `--client-id` is asked once. A client the user names
+    /// wins over both, and one the server refused (`invalid_client`) is never
+    /// presented again.
+    fn kept_client(
+        &self,
+        existing: Option<&Account>,
+        issuer: &str,
+        choice: &ClientChoice,
+    ) -> Result<Option<(ClientRegistration, Option<ClientCredential>)>> {
+        if choice.client_id.is_some() || choice.client_metadata_url.is_some() {
+            return Ok(None);
+        }
+        let mut others: Vec<Account> = self
+            .list()?
+            .into_iter()
+            .filter(|a| existing.is_none_or(|e| e.id != a.id))
+            .collect();
+        others.sort_by_key(|a| std::cmp::Reverse(a.updated_at));
+        for account in existing.into_iter().chain(others.iter()) {
+            let usable = account.kind == AccountKind::User
+                && account.issuer == issuer
+                && account.status != AccountStatus::SignedOut
+                && !self.db().client_rejected(&account.id)?;
+            if !usable {
+                continue;
+            }
+            // A client whose stored credential is gone is not a usable one.
+            let Ok(client) = self.client_of(account) else {
+                continue;
+            };
+            return Ok(Some((client, self.read_credential(&account.id)?)));
+        }
+        Ok(None)
     }
 
     async fn begin_sign_in_captured(&self, request: SignInRequest) -> Result<SignIn> {
@@ -178,22 +251,27 @@ impl Vault {
             },
         )
         .await?;
-        let (listener, redirect_uri) = match &request.redirect {
-            RedirectMode::Loopback { port, host } => {
-                let listener = LoopbackListener::bind(*host, *port).await?;
-                let uri = listener.redirect_uri().to_string();
-                (Some(listener), uri)
-            }
-            RedirectMode::Fixed(uri) => (None, uri.clone()),
-        };
-        let (client, credential) = match &existing {
-            // A re-authorization keeps the account's client when it belongs to the same issuer.
-            Some(account) if account.issuer == discovery.issuer => {
+        let kept = self.kept_client(existing.as_ref(), &discovery.issuer, &request.client)?;
+        let (listener, redirect_uri) = bind_redirect(
+            &request.redirect,
+            kept.as_ref().and_then(|(c, _)| c.redirect_uris.first()),
+        )
+        .await?;
+        let (client, credential) = match kept {
+            // The kept client is presented when the redirect URI is one it
+            // registered, or when its server matches loopback redirects on any
+            // port (a pre-registered or metadata-document client: RFC 8252
+            // §7.3). A dynamic registration with another redirect URI is made
+            // again, since servers may match redirect URIs exactly.
+            Some((client, credential))
+                if client.kind != RegistrationKind::Dynamic
+                    || client.redirect_uris.contains(&redirect_uri) =>
+            {
                 let client = ClientRegistration {
                     redirect_uris: vec![redirect_uri.clone()],
-                    ..self.client_of(account)?
+                    ..client
                 };
-                (client, self.read_credential(&account.id)?)
+                (client, credential)
             }
             _ => {
                 let pre_registered = match (&request.client.client_id, &request.client.credential) {
@@ -256,6 +334,7 @@ impl Vault {
         )?;
         mcpauth_core::authorize::check_browser_url(&url)?;
         let csrf = pending.state.clone();
+        let signs_in_lazily = discovery.signs_in_lazily;
         let state = pending.state.secret().to_string();
         let id = crate::new_account_id();
         let context = Arc::new(SessionContext {
@@ -285,6 +364,7 @@ impl Vault {
             authorization_url: url.to_string(),
             redirect_uri,
             scopes,
+            signs_in_lazily,
             listener,
             state: csrf,
         })
@@ -350,7 +430,11 @@ impl Vault {
                 crate::exchanges::record(context.exchanges.iter().cloned().chain(later));
                 // The resource moved to another authorization server (SEP-2352):
                 // the account takes the new issuer, client and discovery.
-                let moved = (context.discovery.issuer != account.issuer).then(|| Moved {
+                // A new registration, or another redirect URI, is stored the same way.
+                let moved = (context.discovery.issuer != account.issuer
+                    || context.client.client_id != account.client_id
+                    || context.client.redirect_uris.first() != account.redirect_uri.as_ref())
+                .then(|| Moved {
                     discovery: &context.discovery,
                     client: &context.client,
                     credential: context.credential.as_ref(),

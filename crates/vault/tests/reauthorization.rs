@@ -1,0 +1,170 @@
+//! The second sign-in and later, against the real servers: oidc-provider
+//! matches a dynamically registered client's redirect URIs exactly (port
+//! included, tests/servers/as.mjs), so a re-authorization must send the
+//! redirect URI it registered, or register again; one client serves every
+//! account on an authorization server; a registration the server deleted is
+//! registered again on the next sign-in.
+
+mod support;
+
+use mcpauth_core::registration::RegistrationKind;
+use mcpauth_core::scopes::Scopes;
+use mcpauth_testkit::{call_tool, drive_login, servers};
+use mcpauth_vault::{Account, AccountStatus, Error, SignInRequest, Vault};
+use support::test_vault;
+
+fn current() -> &'static str {
+    servers().mcp("current")
+}
+
+/// Signs in as `user` with whatever client the vault chooses (no client
+/// named: a kept one, else a dynamic registration), browser and all.
+async fn sign_in_dynamic(vault: &Vault, request: SignInRequest, user: &str) -> Account {
+    let sign_in = vault.begin_sign_in(request).await.expect("begin sign-in");
+    let (url, redirect) = (
+        sign_in.authorization_url.clone(),
+        sign_in.redirect_uri.clone(),
+    );
+    let browser = async {
+        let landing = drive_login(&url, &redirect, user).await;
+        assert!(
+            landing.starts_with(&redirect),
+            "the server sent the browser back to {landing}, not to {redirect}"
+        );
+        reqwest::get(landing)
+            .await
+            .expect("browser reaches the listener");
+    };
+    let (account, ()) = tokio::join!(vault.finish_sign_in(sign_in), browser);
+    account.expect("sign-in completes")
+}
+
+fn new_account(url: &str) -> SignInRequest {
+    SignInRequest {
+        mcp_url: url.into(),
+        ..Default::default()
+    }
+}
+
+fn again(account: &Account) -> SignInRequest {
+    SignInRequest {
+        account: Some(account.id.clone()),
+        scopes: Some(Scopes::parse("mcp:read mcp:write")),
+        ..Default::default()
+    }
+}
+
+fn port_of(uri: &str) -> u16 {
+    url::Url::parse(uri).expect("uri").port().expect("port")
+}
+
+#[tokio::test]
+async fn a_reauthorization_sends_the_redirect_uri_its_client_registered() {
+    let t = test_vault();
+    let first = sign_in_dynamic(&t.vault, new_account(current()), "rhea").await;
+    assert_eq!(first.registration, RegistrationKind::Dynamic);
+    let registered = first.redirect_uri.clone().expect("a loopback redirect");
+    let upgraded = sign_in_dynamic(&t.vault, again(&first), "rhea").await;
+    assert_eq!(upgraded.id, first.id);
+    assert_eq!(
+        upgraded.client_id, first.client_id,
+        "the same client is presented"
+    );
+    assert_eq!(upgraded.redirect_uri.as_deref(), Some(registered.as_str()));
+    assert_eq!(upgraded.granted_scopes, "mcp:read mcp:write");
+    let token = t.vault.token(&first.id).await.expect("token");
+    assert_eq!(
+        call_tool(current(), token.secret(), "write_note")
+            .await
+            .status,
+        200
+    );
+}
+
+#[tokio::test]
+async fn when_the_registered_port_is_taken_the_client_is_registered_again() {
+    let t = test_vault();
+    let first = sign_in_dynamic(&t.vault, new_account(current()), "sol").await;
+    let registered = first.redirect_uri.clone().expect("redirect");
+    // Another program now listens on the port the client registered.
+    let squatter = std::net::TcpListener::bind(("127.0.0.1", port_of(&registered)))
+        .expect("the port is free again after the first sign-in");
+    let upgraded = sign_in_dynamic(&t.vault, again(&first), "sol").await;
+    drop(squatter);
+    assert_eq!(upgraded.id, first.id);
+    assert_ne!(
+        upgraded.client_id, first.client_id,
+        "a new registration, for the new redirect URI"
+    );
+    let redirect = upgraded.redirect_uri.clone().expect("redirect");
+    assert_ne!(port_of(&redirect), port_of(&registered));
+    // Stored with the account: the next refresh presents the new client.
+    let refreshed = t.vault.refresh_now(&first.id).await.expect("refresh");
+    assert_eq!(refreshed.client_id, upgraded.client_id);
+    let log = t.vault.activity(&first.id).expect("activity");
+    assert!(
+        log.iter()
+            .any(|a| a.summary.contains("new registration")
+                && a.summary.contains(&upgraded.client_id)),
+        "{:?}",
+        log.iter().map(|a| &a.summary).collect::<Vec<_>>()
+    );
+}
+
+#[tokio::test]
+async fn a_second_account_on_the_same_authorization_server_reuses_its_client() {
+    let t = test_vault();
+    let s = servers();
+    let first = sign_in_dynamic(&t.vault, new_account(current()), "tara").await;
+    // Another MCP server whose resource metadata names the same issuer.
+    let other = s.mcp("ts1");
+    let second = sign_in_dynamic(&t.vault, new_account(other), "tara").await;
+    assert_ne!(second.id, first.id);
+    assert_eq!(second.issuer, first.issuer);
+    assert_eq!(
+        second.client_id, first.client_id,
+        "one client per authorization server"
+    );
+    let token = t.vault.token(&second.id).await.expect("token");
+    assert_eq!(call_tool(other, token.secret(), "whoami").await.status, 200);
+}
+
+#[tokio::test]
+async fn a_registration_the_server_deleted_is_registered_again_at_the_next_sign_in() {
+    let t = test_vault();
+    let s = servers();
+    let first = sign_in_dynamic(&t.vault, new_account(current()), "uma").await;
+    let deleted = reqwest::Client::new()
+        .delete(format!("{}/__test/clients/{}", s.issuer(), first.client_id))
+        .send()
+        .await
+        .expect("test hook");
+    assert_eq!(deleted.status(), 200, "the registration is deleted");
+    let error = t
+        .vault
+        .refresh_now(&first.id)
+        .await
+        .expect_err("the server no longer knows the client");
+    assert!(matches!(error, Error::NeedsSignIn { .. }), "{error:?}");
+    let account = t.vault.account(&first.id).expect("account");
+    match &account.status {
+        AccountStatus::NeedsSignIn { reason } => {
+            assert!(
+                reason.contains("invalid_client") && reason.contains("registers anew"),
+                "{reason}"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    // The next sign-in does not present the deleted client (it would fail
+    // the same way): it registers again, and the account keeps working.
+    let again = sign_in_dynamic(&t.vault, again(&first), "uma").await;
+    assert_eq!(again.id, first.id);
+    assert_ne!(again.client_id, first.client_id);
+    assert!(matches!(again.status, AccountStatus::Active { .. }));
+    let refreshed = t.vault.refresh_now(&first.id).await.expect("refresh");
+    assert_eq!(refreshed.client_id, again.client_id);
+    // A new account on that server does not borrow the deleted client either.
+    let third = sign_in_dynamic(&t.vault, new_account(s.mcp("ts1")), "uma").await;
+    assert_eq!(third.client_id, again.client_id);
+}
