@@ -15,7 +15,8 @@ use url::Url;
 use crate::challenge::{bearer_challenges, BearerChallenge};
 use crate::error::{Error, Result};
 use crate::http::{
-    ensure_secure, get_metadata, get_metadata_with, parse_json, parse_url, HttpClient, HttpRequest,
+    ensure_secure, get_metadata, get_metadata_with, parse_json, parse_secure, parse_url,
+    HttpClient, HttpRequest,
 };
 use crate::metadata::{AuthorizationServerMetadata, ProtectedResourceMetadata};
 
@@ -262,7 +263,9 @@ pub async fn discover_reporting(
     options: &DiscoverOptions,
     report: &(dyn Fn(DiscoveryProgress) + Send + Sync),
 ) -> Result<Discovery> {
-    let url = parse_url(mcp_url)?;
+    // No bearer token ever goes over cleartext to another host: an http://
+    // MCP URL is refused before anything is sent, except on loopback.
+    let url = parse_secure("MCP server URL", mcp_url)?;
     let probe = match &options.probe {
         Some(known) => known.clone(),
         None => probe(http, &url).await?,

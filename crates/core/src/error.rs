@@ -61,9 +61,14 @@ pub enum Error {
     #[error("invalid URL `{input}`: {reason}")]
     InvalidUrl { input: String, reason: String },
 
-    /// An authorization-server endpoint is plain HTTP on a host that is not loopback (SPEC §5.1).
+    /// An MCP server URL or authorization-server endpoint is plain HTTP on a
+    /// host that is not loopback (SPEC §5.1): a bearer token never goes there.
     #[error("{what} `{url}` must use https (plain http is allowed only for 127.0.0.1, ::1 and localhost); refusing to send anything there")]
     InsecureUrl { what: &'static str, url: String },
+
+    /// The extra CA file (`--ca-file`, `MCPAUTH_CA_FILE`) cannot be used.
+    #[error("{reason}")]
+    CaFile { reason: String },
 
     /// The connection failed before an answer came back.
     #[error("could not reach {url}: {message}")]

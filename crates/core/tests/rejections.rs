@@ -204,6 +204,30 @@ async fn plain_http_endpoint_on_a_public_host_is_refused() {
     assert!(!http.sent_to("as.example.com"));
 }
 
+/// No bearer token over cleartext: an http:// MCP URL on a host that is not
+/// loopback is refused before even the probe is sent (SPEC §5.1).
+#[tokio::test]
+async fn an_http_mcp_url_off_loopback_is_refused_before_anything_is_sent() {
+    let http = RecordingHttp::new();
+    for url in ["http://mcp.example.com/mcp", "http://10.0.0.7:8080/mcp"] {
+        let err = discover(&http, url, &DiscoverOptions::default())
+            .await
+            .expect_err("cleartext");
+        assert!(
+            matches!(
+                err,
+                Error::InsecureUrl {
+                    what: "MCP server URL",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(err.to_string().contains("must use https"), "{err}");
+    }
+    assert!(http.urls().is_empty(), "sent: {:?}", http.urls());
+}
+
 #[tokio::test]
 async fn oversized_body_is_not_read() {
     let auth = MockServer::start().await;

@@ -80,6 +80,13 @@ pub fn parse_deep_link(raw: &str) -> DeepLink {
                         && u.username().is_empty()
                         && u.password().is_none() =>
                 {
+                    // A bearer token never goes over cleartext to another host.
+                    if u.scheme() == "http" && !mcpauth_core::http::is_loopback_host(&u) {
+                        return DeepLink::Unknown(
+                            "a sign-in link's url must use https (plain http only for 127.0.0.1, ::1 and localhost)"
+                                .into(),
+                        );
+                    }
                     DeepLink::SignIn { url: mcp, scopes }
                 }
                 _ => DeepLink::Unknown(
@@ -96,6 +103,10 @@ pub fn parse_deep_link(raw: &str) -> DeepLink {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn urlencoding(s: &str) -> String {
+        url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+    }
 
     #[test]
     fn link_forms() {
@@ -115,6 +126,7 @@ mod tests {
             "mcpauth://signin?url=https://",
             "mcpauth://signin?url=https%3A%2F%2Fuser%3Apw%40mcp.example%2F",
             "mcpauth://signin?url=https%3A%2F%2Fmcp.example&scope=a%22b",
+            "mcpauth://signin?url=http%3A%2F%2Fmcp.example%2Fmcp",
             "mcpauth://signin",
             "https://example.com",
             "mcpauth://delete-everything",
@@ -123,6 +135,21 @@ mod tests {
             assert!(
                 matches!(parse_deep_link(refused), DeepLink::Unknown(_)),
                 "{refused}"
+            );
+        }
+        assert!(matches!(
+            parse_deep_link("mcpauth://signin?url=http%3A%2F%2Fmcp.example%2Fmcp"),
+            DeepLink::Unknown(why) if why.contains("must use https")
+        ));
+        for loopback in [
+            "http://127.0.0.1:8080/mcp",
+            "http://localhost/mcp",
+            "http://[::1]:9/mcp",
+        ] {
+            let link = format!("mcpauth://signin?url={}", urlencoding(loopback));
+            assert!(
+                matches!(parse_deep_link(&link), DeepLink::SignIn { ref url, .. } if url == loopback),
+                "{link}"
             );
         }
         let long = format!(

@@ -64,10 +64,10 @@ fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 fn resolve(vault: &Vault, args: &ProxyArgs) -> Result<(url::Url, Option<String>), Failure> {
     if !args.target.contains("://") {
         let account = vault.account(&args.target)?;
-        let url = mcpauth_core::http::parse_url(&account.server_url)?;
+        let url = mcpauth_core::http::parse_secure("MCP server URL", &account.server_url)?;
         return Ok((url, Some(account.id)));
     }
-    let url = mcpauth_core::http::parse_url(&args.target)?;
+    let url = mcpauth_core::http::parse_secure("MCP server URL", &args.target)?;
     let canonical = mcpauth_core::discovery::canonical_resource(&url);
     let account = match args.grant {
         // A machine account of this server with this client, made by an earlier run.
