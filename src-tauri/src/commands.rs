@@ -90,16 +90,20 @@ pub async fn discover(
     let steps = std::sync::Mutex::new(Vec::<DiscoveryStep>::new());
     let report = |progress: DiscoveryProgress| {
         let step = match progress {
-            DiscoveryProgress::Probed { challenge, .. } => DiscoveryStep {
+            DiscoveryProgress::Probed { status, challenge } => DiscoveryStep {
                 name: STEP_NAMES[0].into(),
-                detail: format!(
-                    "{url} asked for a token{}",
-                    challenge
-                        .as_ref()
-                        .and_then(|c| c.scope.as_ref())
-                        .map(|s| format!(" (scope {s})"))
-                        .unwrap_or_default()
-                ),
+                detail: if (200..300).contains(&status) {
+                    format!("{url} answered without a token; it asks for one later, on the calls it protects")
+                } else {
+                    format!(
+                        "{url} asked for a token{}",
+                        challenge
+                            .as_ref()
+                            .and_then(|c| c.scope.as_ref())
+                            .map(|s| format!(" (scope {s})"))
+                            .unwrap_or_default()
+                    )
+                },
             },
             DiscoveryProgress::ResourceMetadata { url, resource, .. } => DiscoveryStep {
                 name: STEP_NAMES[1].into(),
@@ -296,10 +300,11 @@ pub async fn begin_sign_in(
         redirect,
         client: ClientChoice {
             client_id: options.client_id.filter(|c| !c.trim().is_empty()),
-            credential: options
-                .client_secret
-                .filter(|s| !s.is_empty())
-                .map(|value| ClientCredential::Secret { value }),
+            credential: options.client_secret.filter(|s| !s.is_blank()).map(|s| {
+                ClientCredential::Secret {
+                    value: s.secret().to_string(),
+                }
+            }),
             client_metadata_url: settings.client_metadata_url,
         },
         authorization_server: options.authorization_server,
@@ -382,12 +387,14 @@ pub async fn add_machine_account(
     options: MachineAccountOptions,
 ) -> Result<AccountView> {
     let credential = match (
-        options.client_secret.filter(|s| !s.is_empty()),
-        options.private_key.filter(|k| !k.trim().is_empty()),
+        options.client_secret.filter(|s| !s.is_blank()),
+        options.private_key.filter(|k| !k.is_blank()),
     ) {
-        (Some(value), None) => ClientCredential::Secret { value },
-        (None, Some(pem_or_jwk)) => ClientCredential::PrivateKey {
-            pem_or_jwk,
+        (Some(secret), None) => ClientCredential::Secret {
+            value: secret.secret().to_string(),
+        },
+        (None, Some(key)) => ClientCredential::PrivateKey {
+            pem_or_jwk: key.secret().to_string(),
             alg: options.signing_alg.filter(|a| !a.is_empty()),
         },
         _ => {

@@ -264,7 +264,9 @@ pub struct SignInOptions {
     /// loopback or deep_link
     pub redirect: String,
     pub client_id: Option<String>,
-    pub client_secret: Option<String>,
+    /// Read straight into the redacting newtype: `Debug` never shows it.
+    #[ts(type = "string | null")]
+    pub client_secret: Option<mcpauth_core::secret::ClientSecret>,
     pub authorization_server: Option<String>,
     /// Re-authorize this account instead of adding one.
     pub account: Option<String>,
@@ -315,9 +317,11 @@ pub struct MachineAccountOptions {
     pub mcp_url: String,
     pub name: Option<String>,
     pub client_id: String,
-    pub client_secret: Option<String>,
-    /// A PEM or JWK private key's text.
-    pub private_key: Option<String>,
+    #[ts(type = "string | null")]
+    pub client_secret: Option<mcpauth_core::secret::ClientSecret>,
+    /// A PEM or JWK private key's text (read into the redacting newtype).
+    #[ts(type = "string | null")]
+    pub private_key: Option<mcpauth_core::secret::PrivateKeyMaterial>,
     pub signing_alg: Option<String>,
     pub scopes: Vec<String>,
 }

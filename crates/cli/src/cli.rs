@@ -17,11 +17,18 @@ Environment:
   MCPAUTH_KEYRING_SERVICE  keyring service name (default: mcpauth)
   MCPAUTH_KEYRING_TIMEOUT  seconds to wait for the keyring (default: 4)
   MCPAUTH_SECRET_STORE     `plaintext` keeps secrets in a 0600 file instead of the keyring (insecure)
+  MCPAUTH_CA_FILE          a PEM file of extra root certificates to trust (as --ca-file)
+  SSL_CERT_FILE, SSL_CERT_DIR  certificates to trust instead of the system store
+  HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, NO_PROXY  the proxy every request goes through (`mcpauth status` shows it)
   BROWSER                  the browser command(s) to open sign-in pages with";
 
 #[derive(Parser, Debug)]
 #[command(name = "mcpauth", version, about = "Sign in to MCP servers with OAuth and hand their tokens to other tools", after_help = AFTER_HELP)]
 pub struct Cli {
+    /// Also trust the root certificates in this PEM file (a private CA, or a
+    /// network that inspects TLS), besides the system's and the compiled-in ones.
+    #[arg(long, global = true, value_name = "PEM")]
+    pub ca_file: Option<std::path::PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -129,7 +136,7 @@ pub struct ClientArgs {
     pub client_id: Option<String>,
     /// Its secret (visible to other local users in the process list: prefer --client-secret-file).
     #[arg(long, conflicts_with = "client_secret_file")]
-    pub client_secret: Option<String>,
+    pub client_secret: Option<mcpauth_core::secret::ClientSecret>,
     /// A file holding the client secret.
     #[arg(long)]
     pub client_secret_file: Option<std::path::PathBuf>,

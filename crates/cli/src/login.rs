@@ -32,7 +32,7 @@ pub fn client_choice(args: &ClientArgs) -> Result<ClientChoice, Failure> {
     };
     let credential = if let Some(secret) = &args.client_secret {
         Some(ClientCredential::Secret {
-            value: secret.clone(),
+            value: secret.secret().to_string(),
         })
     } else if let Some(path) = &args.client_secret_file {
         Some(ClientCredential::Secret {
@@ -86,6 +86,9 @@ pub async fn interactive_sign_in(
 ) -> Result<Account, Failure> {
     let paste = no_browser || matches!(request.redirect, RedirectMode::Fixed(_));
     let sign_in = vault.begin_sign_in(request).await?;
+    if sign_in.signs_in_lazily {
+        eprintln!("This server answers without a token and asks for one on the calls it protects; signing in now.");
+    }
     eprintln!(
         "Authorization server: {}",
         sign_in.authorization_server_host

@@ -112,6 +112,9 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<(), Failure> {
+    if let Some(path) = &cli.ca_file {
+        mcpauth_core::network::use_ca_file(path)?;
+    }
     match cli.command {
         Command::Token { account, format } => output::token(account.as_deref(), format).await,
         Command::List { json } => output::list(json),

@@ -174,11 +174,30 @@ pub fn status(selector: Option<&str>, json: bool) -> Result<(), Failure> {
             .iter()
             .map(|a| account_json(&vault, a, true))
             .collect();
-        return print_json(&json!({ "accounts": items, "storage": vault.storage_backend() }));
+        return print_json(&json!({
+            "accounts": items,
+            "storage": vault.storage_backend(),
+            "network": mcpauth_core::network::settings(),
+        }));
     }
     let now = now_secs();
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "storage: {}", vault.storage_backend());
+    let network = mcpauth_core::network::settings();
+    match network.proxies.as_slice() {
+        [] => {
+            let _ = writeln!(out, "proxy: none (no HTTPS_PROXY, HTTP_PROXY or ALL_PROXY)");
+        }
+        proxies => {
+            for (name, value) in proxies {
+                let _ = writeln!(out, "proxy: {name}={value}");
+            }
+            if let Some(no_proxy) = &network.no_proxy {
+                let _ = writeln!(out, "proxy: not for NO_PROXY={no_proxy}");
+            }
+        }
+    }
+    let _ = writeln!(out, "trusted certificates: {}", network.trust.join(", "));
     for a in &accounts {
         let masked = vault
             .token_bundle(&a.id)

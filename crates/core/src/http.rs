@@ -205,14 +205,16 @@ impl ReqwestHttp {
         Self::with_limits(HttpLimits::default())
     }
 
-    /// A client with the given limits.
+    /// A client with the given limits. It trusts the system's certificate
+    /// store, the compiled-in roots and the extra CA file, if one is set
+    /// (crate::network), and uses the proxy the environment names.
     pub fn with_limits(limits: HttpLimits) -> Result<Self> {
-        Self::build(reqwest::Client::builder(), limits)
+        Self::with_extra_roots(limits, &[])
     }
 
     /// A client that also trusts the given PEM root certificates (tests, private CAs).
     pub fn with_extra_roots(limits: HttpLimits, pem_roots: &[&str]) -> Result<Self> {
-        let mut builder = reqwest::Client::builder();
+        let mut builder = crate::network::client_builder()?;
         for pem in pem_roots {
             let cert =
                 reqwest::Certificate::from_pem(pem.as_bytes()).map_err(|e| Error::Transport {
@@ -307,6 +309,10 @@ impl ReqwestHttp {
                 message.push_str(": ");
                 message.push_str(&cause.to_string());
                 source = cause.source();
+            }
+            if let Some(hint) = crate::network::certificate_hint(&message) {
+                message.push_str(" — ");
+                message.push_str(&hint);
             }
             Error::Transport {
                 url: url.to_string(),

@@ -16,6 +16,7 @@ pub mod http;
 pub mod jwt;
 pub mod loopback;
 pub mod metadata;
+pub mod network;
 pub mod registration;
 pub mod scopes;
 pub mod secret;

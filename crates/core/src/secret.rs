@@ -104,6 +104,34 @@ secret_type!(
     CsrfState
 );
 
+/// Secrets a person types or pastes (a flag, a form field sent over IPC) are
+/// read straight into their newtype, so the structs that carry them can derive
+/// `Debug` without showing them. Only reading: a secret is never serialised.
+macro_rules! secret_input {
+    ($($name:ident),*) => {$(
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                String::deserialize(d).map(Self)
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = std::convert::Infallible;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Ok(Self::new(s))
+            }
+        }
+
+        impl $name {
+            /// True when the value is empty or only blanks (an untouched form field).
+            pub fn is_blank(&self) -> bool {
+                self.0.trim().is_empty()
+            }
+        }
+    )*};
+}
+secret_input!(ClientSecret, PrivateKeyMaterial);
+
 /// Shows the first four characters of a token and masks the rest (`eyJh****`).
 pub fn mask(value: &str) -> String {
     let head: String = value.chars().take(4).collect();
@@ -117,6 +145,32 @@ pub fn mask(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn typed_secrets_are_read_but_never_shown() {
+        #[derive(Debug, serde::Deserialize)]
+        #[allow(dead_code)] // read through Debug only
+        struct Form {
+            client_secret: Option<ClientSecret>,
+            private_key: Option<PrivateKeyMaterial>,
+        }
+        let form: Form = serde_json::from_str(
+            r#"{"client_secret": "s3cr3t-value", "private_key": "-----BEGIN PRIVATE KEY-----x"}"#,
+        )
+        .expect("form");
+        let shown = format!("{form:?}");
+        assert!(
+            !shown.contains("s3cr3t") && !shown.contains("BEGIN"),
+            "{shown}"
+        );
+        assert_eq!(
+            form.client_secret.as_ref().map(|s| s.secret()),
+            Some("s3cr3t-value")
+        );
+        let flag: ClientSecret = "from-a-flag".parse().expect("infallible");
+        assert_eq!(flag.secret(), "from-a-flag");
+        assert!(ClientSecret::new("  ").is_blank());
+    }
 
     #[test]
     fn debug_is_redacted() {

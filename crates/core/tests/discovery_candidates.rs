@@ -183,7 +183,10 @@ async fn a_legacy_server_whose_root_metadata_names_an_issuer_under_a_path_is_acc
     // The metadata's own issuer is the one the `iss` check compares with.
     assert_eq!(found.issuer, issuer);
     assert_eq!(found.metadata.issuer, issuer);
-    assert_eq!(found.metadata.authorization_endpoint, format!("{issuer}/auth"));
+    assert_eq!(
+        found.metadata.authorization_endpoint,
+        format!("{issuer}/auth")
+    );
 }
 
 #[tokio::test]

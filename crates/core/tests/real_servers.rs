@@ -723,3 +723,22 @@ async fn discovery_for_servers_of_every_generation() {
         assert!(!d.legacy, "{name}");
     }
 }
+
+/// SDK servers that check the token only on some calls answer the probe with
+/// 200: the `lazy` one publishes resource metadata, so it is signed in to
+/// like any other; the `open` one publishes none and needs no sign-in.
+#[tokio::test]
+async fn a_server_that_answers_without_a_token_is_told_apart_from_an_open_one() {
+    let s = servers();
+    let http = RecordingHttp::new();
+    let lazy = discover(&http, s.mcp("lazy"), &DiscoverOptions::default())
+        .await
+        .expect("the lazy server signs in");
+    assert!(lazy.signs_in_lazily);
+    assert_eq!(lazy.issuer, s.issuer());
+    assert_eq!(lazy.resource, s.mcp("lazy"));
+    let open = discover(&http, s.mcp("open"), &DiscoverOptions::default())
+        .await
+        .expect_err("the open server needs no sign-in");
+    assert!(open.to_string().contains("needs no sign-in"), "{open}");
+}

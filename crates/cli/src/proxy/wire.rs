@@ -104,7 +104,8 @@ pub struct Wire {
 
 impl Wire {
     pub fn new(auth: Arc<Auth>, scrubber: Scrubber, limits: Limits) -> Result<Self, String> {
-        let http = reqwest::Client::builder()
+        let http = mcpauth_core::network::client_builder()
+            .map_err(|e| e.to_string())?
             // Same-origin redirects are the server's business, not a way to send the token elsewhere.
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_secs(10))
