@@ -538,7 +538,7 @@ pub fn import_candidates(state: State<'_, AppState>) -> Result<Vec<ImportCandida
                 .map(|u| mcpauth_core::discovery::canonical_resource(&u))
                 .unwrap_or_default();
             ImportCandidateView {
-                signed_in: accounts.iter().any(|a| a.server_url == canonical),
+                signed_in: accounts.iter().any(|a| a.serves(&canonical)),
                 source: c.source,
                 name: c.name,
                 url: c.url,

@@ -6,9 +6,15 @@
 //   /ts2/mcp   SDK 2.x, 2026-07-28 only, JWT on everything
 //   /lazy/mcp  SDK 1.x, JWT only for tools/call
 //   /open/mcp  SDK 1.x, no auth at all, no PRM
+//   /moving/mcp SDK 2.x, 2026-07-28 only, JWT on everything, from the
+//              authorization server its PRM names: the main AS until
+//              POST /moving/__test/authorization-server {"issuer": "<tenant>"}
+//              moves it (SEP-2352), after which only tenant tokens pass
 //
 // plus a path-aware PRM for each authenticated one and the test hook
 // POST /ts1/__test/expire-sessions. Tokens come from the main AS.
+
+import express from 'express';
 
 import { bearerAuth } from './auth.mjs';
 import { buildV1Server, mountStreamable, writeScope } from './mcp-ts1.mjs';
@@ -17,7 +23,7 @@ import { mountTs2 } from './mcp-ts2.mjs';
 
 /** Path of each server's URL (= its resource), by key. */
 export const GEN_PATHS = {
-  ts1: '/ts1/mcp', sse: '/sse/sse', ts2: '/ts2/mcp', lazy: '/lazy/mcp', open: '/open/mcp',
+  ts1: '/ts1/mcp', sse: '/sse/sse', ts2: '/ts2/mcp', lazy: '/lazy/mcp', open: '/open/mcp', moving: '/moving/mcp',
 };
 const SSE_MESSAGES = '/sse/messages';
 
@@ -42,10 +48,13 @@ const prmDocument = (resource, as) => ({
  * @param {object} o
  * @param {string} o.origin           http://127.0.0.1:P of this server
  * @param {string} o.issuer           main AS
+ * @param {string} o.tenantIssuer     the tenant AS (where /moving/mcp can move)
  * @param {number} o.fetchTimeoutMs   JWKS fetch timeout
  * @returns {{ mcp: Record<string,string>, prm: Record<string,string>, close(): Promise<void> }}
  */
-export function mountGenerations(app, { origin, issuer, fetchTimeoutMs }) {
+export function mountGenerations(app, {
+  origin, issuer, tenantIssuer, fetchTimeoutMs,
+}) {
   const mcp = Object.fromEntries(Object.entries(GEN_PATHS).map(([k, p]) => [k, `${origin}${p}`]));
   const prm = {};
   const auth = {};
@@ -94,6 +103,24 @@ export function mountGenerations(app, { origin, issuer, fetchTimeoutMs }) {
     afterBody: [lazyAuth, writeScope(auth.lazy.challenge)],
   });
 
+  // moving: its PRM names one authorization server at a time, and only that
+  // one's tokens pass; the hook moves it (the SEP-2352 migration).
+  let movingIssuer = issuer;
+  prm.moving = `${origin}/.well-known/oauth-protected-resource${GEN_PATHS.moving}`;
+  app.get(`/.well-known/oauth-protected-resource${GEN_PATHS.moving}`, (req, res) => res.json(prmDocument(mcp.moving, movingIssuer)));
+  const movingAuth = Object.fromEntries([issuer, tenantIssuer].map((iss) => [iss, bearerAuth({
+    resource: mcp.moving, issuer: iss, jwksUri: `${iss}/jwks`, style: 'current', prmUrl: prm.moving, fetchTimeoutMs, name: 'moving',
+  })]));
+  const moving = mountTs2(app, {
+    path: GEN_PATHS.moving, name: 'moving', auth: [(req, res, next) => movingAuth[movingIssuer].authenticate(req, res, next)],
+  });
+  app.post('/moving/__test/authorization-server', express.json(), (req, res) => {
+    const wanted = req.body?.issuer;
+    if (!(wanted in movingAuth)) return res.status(400).json({ error: `issuer must be one of ${Object.keys(movingAuth).join(', ')}` });
+    movingIssuer = wanted;
+    return res.json({ issuer: movingIssuer });
+  });
+
   // open: no token, no challenge, no PRM (the well-known URLs are express 404s).
   const open = mountStreamable(app, { path: GEN_PATHS.open, name: 'open', buildServer: server('open', {}) });
 
@@ -108,7 +135,7 @@ export function mountGenerations(app, { origin, issuer, fetchTimeoutMs }) {
     mcp,
     prm,
     async close() {
-      await Promise.allSettled([ts1, sse, ts2, lazy, open].map((m) => m.close()));
+      await Promise.allSettled([ts1, sse, ts2, lazy, open, moving].map((m) => m.close()));
     },
   };
 }

@@ -638,12 +638,18 @@ await step('10. dynamic client registration', async () => {
     method: 'POST',
     json: {
       client_name: 'MCP Auth (smoke)', application_type: 'native', token_endpoint_auth_method: 'none',
-      redirect_uris: ['http://127.0.0.1/callback'], grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'],
+      redirect_uris: ['http://127.0.0.1:45678/callback'], grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'],
     },
   });
   findings.dcrResponse = { status: r.status, body: { ...r.json, registration_access_token: r.json?.registration_access_token ? '…' : undefined } };
   check(r.status === 201 && !!r.json.client_id && !r.json.client_secret, 'DCR 201, public client', r.text);
+  // Dynamically registered clients match redirect URIs exactly (as.mjs): the
+  // port they registered works, another one is refused at the authorization endpoint.
   const redirect = 'http://127.0.0.1:45678/callback';
+  const otherPort = await authorize(mainMeta, {
+    clientId: r.json.client_id, redirectUri: 'http://127.0.0.1:45679/callback', scope: 'mcp:read', resource: env.mcp.legacy,
+  }).then(() => 'accepted', (e) => String(e.message));
+  check(otherPort.includes('400'), 'DCR client: a loopback port it did not register is refused', otherPort);
   const cb = await authorize(mainMeta, { clientId: r.json.client_id, redirectUri: redirect, scope: 'mcp:read offline_access', resource: env.mcp.legacy });
   const t = await tokenRequest(mainMeta, {
     grant_type: 'authorization_code', code: cb.code, redirect_uri: redirect, code_verifier: cb.verifier, client_id: r.json.client_id, resource: env.mcp.legacy,

@@ -264,7 +264,9 @@ cimdApp.get(CIMD_PATH, (req, res) => res.set('Cache-Control', 'max-age=60').json
 
 // Every SDK generation on one more origin (gen.mjs).
 const genApp = newApp('gen', { isMcp: isGenMcpPath, serverOf: genServerOf });
-const gen = mountGenerations(genApp, { origin: origin('gen'), issuer, fetchTimeoutMs });
+const gen = mountGenerations(genApp, {
+  origin: origin('gen'), issuer, tenantIssuer, fetchTimeoutMs,
+});
 Object.assign(mcp, gen.mcp);
 Object.assign(prm, gen.prm);
 

@@ -394,3 +394,44 @@ async fn a_call_refused_for_its_headers_is_sent_again_with_them() {
         proxy.finish().await;
     }
 }
+
+/// An endpoint that moved (a 308 to the same origin, as a server does for a
+/// path it renamed or a trailing slash it wants): the proxy follows it with
+/// the same request and sends everything after straight to the new URL.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_endpoint_moved_with_a_308_is_followed_once_and_kept() {
+    let mock = McpMock::start(Misbehaviour::Moved, None).await;
+    let env = Env::new();
+    let mut proxy = env.raw_proxy(&[&mock.old_url()]).await;
+    let init = proxy.call(initialize(1, "2025-11-25")).await;
+    assert_eq!(
+        init["result"]["serverInfo"]["name"], "mcpauth-mock",
+        "{init}"
+    );
+    proxy
+        .send(&serde_json::from_str(INITIALIZED).expect("json"))
+        .await;
+    let listed = proxy
+        .call(json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"}))
+        .await;
+    assert!(listed["result"]["tools"].is_array(), "{listed}");
+    proxy.finish().await;
+    let seen: Vec<(String, String)> = mock
+        .seen()
+        .iter()
+        .map(|s| (s.method.clone(), s.path().to_string()))
+        .collect();
+    let to_old = seen.iter().filter(|(_, p)| p == "/old/mcp").count();
+    assert_eq!(
+        to_old, 1,
+        "only the first request met the redirect: {seen:?}"
+    );
+    let posts = seen
+        .iter()
+        .filter(|(m, p)| m == "POST" && p == "/mcp")
+        .count();
+    assert!(
+        posts >= 3,
+        "initialize, initialized, tools/list at the new URL: {seen:?}"
+    );
+}

@@ -16,7 +16,7 @@ use crate::challenge::{bearer_challenges, BearerChallenge};
 use crate::error::{Error, Result};
 use crate::http::{
     ensure_secure, get_metadata, get_metadata_with, parse_json, parse_secure, parse_url,
-    HttpClient, HttpRequest,
+    HttpClient, HttpRequest, METADATA_REDIRECT_LIMIT,
 };
 use crate::metadata::{AuthorizationServerMetadata, ProtectedResourceMetadata};
 
@@ -46,6 +46,9 @@ pub struct Probe {
     /// The `Mcp-Session-Id` a server that answered the `initialize` opened
     /// (the probe has already closed it).
     pub session_id: Option<String>,
+    /// Where the server answered, when a same-origin 307/308 moved the
+    /// request from the URL given (the endpoint to use from then on).
+    pub moved_to: Option<Url>,
 }
 
 impl Probe {
@@ -56,6 +59,7 @@ impl Probe {
             challenges: vec![challenge],
             form: ProbeForm::Initialize,
             session_id: None,
+            moved_to: None,
         }
     }
 
@@ -74,6 +78,7 @@ impl Probe {
                         && s.bytes().all(|b| (0x21..=0x7e).contains(&b))
                 })
                 .map(str::to_string),
+            moved_to: None,
         }
     }
 
@@ -133,11 +138,57 @@ fn discover_probe(mcp_url: &Url) -> HttpRequest {
 /// in the 2026-07-28 form, then as a legacy HTTP+SSE server (a GET of its event
 /// stream, headers only). The first of these that is answered (2xx, 401, 403)
 /// is the result; otherwise the `initialize` answer is.
-pub async fn probe(http: &dyn HttpClient, mcp_url: &Url) -> Result<Probe> {
-    let first = Probe::of(
-        ProbeForm::Initialize,
-        &http.send(initialize_probe(mcp_url)).await?,
-    );
+pub async fn probe(http: &dyn HttpClient, given: &Url) -> Result<Probe> {
+    let (endpoint, response) = send_following(http, given, initialize_probe).await?;
+    let moved_to = (&endpoint != given).then(|| endpoint.clone());
+    let mcp_url = &endpoint;
+    let mut found = probe_forms(http, mcp_url, Probe::of(ProbeForm::Initialize, &response)).await?;
+    found.moved_to = moved_to;
+    Ok(found)
+}
+
+/// Sends a probe, following same-origin 307 and 308 redirects (an endpoint
+/// that moved, or one that wants its trailing slash): those keep the method
+/// and body, so the request is sent again unchanged to the new URL, which is
+/// returned with the answer. A redirect to another origin is refused: the
+/// token would follow it there.
+async fn send_following(
+    http: &dyn HttpClient,
+    given: &Url,
+    build: fn(&Url) -> HttpRequest,
+) -> Result<(Url, crate::http::HttpResponse)> {
+    let mut current = given.clone();
+    for _ in 0..=METADATA_REDIRECT_LIMIT {
+        let response = http.send(build(&current)).await?;
+        if !matches!(response.status, 307 | 308) {
+            return Ok((current, response));
+        }
+        let location = response.header("location").unwrap_or_default().to_string();
+        let next = current
+            .join(&location)
+            .map_err(|_| Error::UnexpectedRedirect {
+                url: current.to_string(),
+                location: location.clone(),
+                why: "the Location header is not a valid URL",
+            })?;
+        if next.origin() != given.origin() {
+            return Err(Error::UnexpectedRedirect {
+                url: current.to_string(),
+                location,
+                why: "the MCP server sends its requests to another origin; if you trust it, use that URL instead",
+            });
+        }
+        current = next;
+    }
+    Err(Error::UnexpectedRedirect {
+        url: given.to_string(),
+        location: current.to_string(),
+        why: "too many redirects",
+    })
+}
+
+/// The other request forms, when the `initialize` answer was not the challenge.
+async fn probe_forms(http: &dyn HttpClient, mcp_url: &Url, first: Probe) -> Result<Probe> {
     if first.answered() || !matches!(first.status, 400 | 404 | 405) {
         if let Some(session) = &first.session_id {
             close_session(http, mcp_url, session).await;
@@ -179,7 +230,8 @@ async fn close_session(http: &dyn HttpClient, mcp_url: &Url, session: &str) {
 /// Everything discovery learned, ready for registration and authorization.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Discovery {
-    /// The MCP server URL, canonical.
+    /// The MCP server's endpoint: the URL as entered (or where a same-origin
+    /// redirect of the probe moved it), used for every request and export.
     pub mcp_url: String,
     /// The `resource` value to send (RFC 8707): the PRM `resource` as published, or the canonical MCP URL.
     pub resource: String,
@@ -265,11 +317,14 @@ pub async fn discover_reporting(
 ) -> Result<Discovery> {
     // No bearer token ever goes over cleartext to another host: an http://
     // MCP URL is refused before anything is sent, except on loopback.
-    let url = parse_secure("MCP server URL", mcp_url)?;
+    let given = parse_secure("MCP server URL", mcp_url)?;
     let probe = match &options.probe {
         Some(known) => known.clone(),
-        None => probe(http, &url).await?,
+        None => probe(http, &given).await?,
     };
+    // The endpoint is the URL as entered (trailing slash and all), or where a
+    // same-origin redirect of the probe moved it; only `resource` is canonical.
+    let url = probe.moved_to.clone().unwrap_or(given);
     let asked = match probe.status {
         401 | 403 => true,
         200..=299 => false,
@@ -324,7 +379,7 @@ pub async fn discover_reporting(
                 metadata_url: Some(metadata_url.to_string()),
             });
             Ok(Discovery {
-                mcp_url: canonical_resource(&url),
+                mcp_url: url.to_string(),
                 resource,
                 challenge,
                 resource_metadata_url: Some(prm_url.to_string()),
@@ -348,7 +403,7 @@ pub async fn discover_reporting(
                 metadata_url: metadata_url.as_ref().map(|u| u.to_string()),
             });
             Ok(Discovery {
-                mcp_url: canonical_resource(&url),
+                mcp_url: url.to_string(),
                 resource: canonical_resource(&url),
                 challenge,
                 resource_metadata_url: None,

@@ -28,6 +28,9 @@ pub enum Misbehaviour {
     EchoAuthorization,
     /// Every request that carries a token gets 401, whatever the token.
     AlwaysUnauthorized,
+    /// `/old/mcp` answers every request with a 308 to `/mcp` (an endpoint
+    /// that moved); `/elsewhere/mcp` with a 307 to another origin.
+    Moved,
 }
 
 struct Shared {
@@ -61,6 +64,11 @@ impl McpMock {
         format!("{}/mcp", self.shared.base)
     }
 
+    /// The endpoint's old URL, for [`Misbehaviour::Moved`].
+    pub fn old_url(&self) -> String {
+        format!("{}/old/mcp", self.shared.base)
+    }
+
     /// Every request so far.
     pub fn seen(&self) -> Vec<Seen> {
         lock(&self.shared.seen).clone()
@@ -90,6 +98,13 @@ async fn serve(shared: Arc<Shared>, socket: TcpStream) -> std::io::Result<()> {
                 "scopes_supported": ["mcp:read"],
             });
             return respond(&mut socket, 200, &[], document.to_string().as_bytes()).await;
+        }
+        (_, "/old/mcp") if shared.misbehaviour == Misbehaviour::Moved => {
+            return respond(&mut socket, 308, &[("Location", "/mcp")], b"").await;
+        }
+        (_, "/elsewhere/mcp") if shared.misbehaviour == Misbehaviour::Moved => {
+            let location = "http://localhost:9/mcp";
+            return respond(&mut socket, 307, &[("Location", location)], b"").await;
         }
         ("POST", "/mcp") => {}
         ("DELETE", "/mcp") => return respond(&mut socket, 200, &[], b"").await,
@@ -211,7 +226,7 @@ async fn tools_call(
             )
             .await
         }
-        Misbehaviour::AlwaysUnauthorized => {
+        Misbehaviour::AlwaysUnauthorized | Misbehaviour::Moved => {
             respond(socket, 200, &[], &rpc(id, json!({"content": []}))).await
         }
     }

@@ -245,10 +245,7 @@ impl Vault {
         let by_url: Vec<&Account> = match mcpauth_core::http::parse_url(selector) {
             Ok(url) => {
                 let canonical = canonical_resource(&url);
-                accounts
-                    .iter()
-                    .filter(|a| a.server_url == canonical)
-                    .collect()
+                accounts.iter().filter(|a| a.serves(&canonical)).collect()
             }
             Err(_) => accounts.iter().filter(|a| a.name == selector).collect(),
         };

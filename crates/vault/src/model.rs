@@ -107,6 +107,15 @@ impl Account {
         let expires = self.expires_at?;
         Some(expires - skew_secs(self.issued_at, expires, min_skew_secs))
     }
+
+    /// True when this account is for the MCP server whose canonical URL is
+    /// `canonical` (SPEC §3.3): `server_url` is kept as entered, so
+    /// `https://h/mcp/` and `https://h/mcp` are one server here.
+    pub fn serves(&self, canonical: &str) -> bool {
+        url::Url::parse(&self.server_url)
+            .map(|u| mcpauth_core::discovery::canonical_resource(&u) == canonical)
+            .unwrap_or(false)
+    }
 }
 
 /// The refresh margin: the larger of the minimum and a tenth of the token's lifetime.

@@ -168,3 +168,97 @@ async fn a_registration_the_server_deleted_is_registered_again_at_the_next_sign_
     let third = sign_in_dynamic(&t.vault, new_account(s.mcp("ts1")), "uma").await;
     assert_eq!(third.client_id, again.client_id);
 }
+
+/// A `server/discover` in the 2026-07-28 form with `token`: the status the
+/// server answers (200 when it takes the token).
+async fn discover_status(mcp_url: &str, token: &str) -> u16 {
+    let body = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "server/discover",
+        "params": {"_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientCapabilities": {},
+            "io.modelcontextprotocol/clientInfo": {"name": "mcpauth-tests", "version": "0"}}}});
+    reqwest::Client::new()
+        .post(mcp_url)
+        .bearer_auth(token)
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", "server/discover")
+        .json(&body)
+        .send()
+        .await
+        .expect("server/discover")
+        .status()
+        .as_u16()
+}
+
+/// Moves the `moving` test server (SDK 2.x, 2026-07-28 only) to `issuer`.
+async fn move_to(issuer: &str) {
+    let s = servers();
+    let hook = s
+        .mcp("moving")
+        .replace("/moving/mcp", "/moving/__test/authorization-server");
+    let answer = reqwest::Client::new()
+        .post(hook)
+        .json(&serde_json::json!({ "issuer": issuer }))
+        .send()
+        .await
+        .expect("test hook");
+    assert_eq!(answer.status(), 200, "the server moved");
+}
+
+/// SEP-2352 against a server that speaks only 2026-07-28 (its probe is a
+/// `server/discover`): the resource now names another authorization server,
+/// so the next sign-in discovers afresh, registers there (the old client is
+/// not presented) and the account takes the new issuer, client and tokens.
+#[tokio::test]
+async fn a_2026_server_that_moves_to_another_authorization_server_is_followed_there() {
+    let t = test_vault();
+    let s = servers();
+    let moving = s.mcp("moving");
+    let first = sign_in_dynamic(&t.vault, new_account(moving), "vera").await;
+    assert_eq!(first.issuer, s.issuer());
+    let old = t.vault.token(&first.id).await.expect("token");
+    assert_eq!(discover_status(moving, old.secret()).await, 200);
+
+    move_to(s.tenant_issuer()).await;
+    let moved = async {
+        assert_eq!(
+            discover_status(moving, old.secret()).await,
+            401,
+            "the old server's token no longer passes"
+        );
+        let moved = sign_in_dynamic(
+            &t.vault,
+            SignInRequest {
+                account: Some(first.id.clone()),
+                ..Default::default()
+            },
+            "vera",
+        )
+        .await;
+        let token = t.vault.token(&first.id).await.expect("token");
+        let status = discover_status(moving, token.secret()).await;
+        let refreshed = t.vault.refresh_now(&first.id).await;
+        (moved, status, refreshed)
+    }
+    .await;
+    // Put the server back before asserting, so no later test meets it moved.
+    move_to(s.issuer()).await;
+    let (moved, status, refreshed) = moved;
+    assert_eq!(moved.id, first.id, "the same account");
+    assert_eq!(moved.issuer, s.tenant_issuer());
+    assert_ne!(
+        moved.client_id, first.client_id,
+        "a registration of the new server"
+    );
+    assert_eq!(status, 200, "the new server's token passes");
+    let refreshed = refreshed.expect("the refresh goes to the new server with its client");
+    assert_eq!(refreshed.issuer, s.tenant_issuer());
+    assert_eq!(refreshed.client_id, moved.client_id);
+    let log = t.vault.activity(&first.id).expect("activity");
+    assert!(
+        log.iter()
+            .any(|a| a.summary.contains("now names instead of")),
+        "{:?}",
+        log.iter().map(|a| &a.summary).collect::<Vec<_>>()
+    );
+}

@@ -76,7 +76,7 @@ fn resolve(vault: &Vault, args: &ProxyArgs) -> Result<(url::Url, Option<String>)
             .into_iter()
             .find(|a| {
                 a.kind == AccountKind::Machine
-                    && a.server_url == canonical
+                    && a.serves(&canonical)
                     && Some(&a.client_id) == args.client.client_id.as_ref()
             })
             .map(|a| a.id),

@@ -2,6 +2,7 @@
 //! handled before anyone else sees them), bounded bodies and event streams,
 //! timeouts, and errors with the token scrubbed out.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -100,6 +101,22 @@ pub struct Wire {
     pub auth: Arc<Auth>,
     pub scrubber: Scrubber,
     pub limits: Limits,
+    /// Endpoints the server moved with a same-origin 307/308: later requests
+    /// go to the final URL at once.
+    moved: Arc<std::sync::Mutex<HashMap<String, url::Url>>>,
+}
+
+/// How many same-origin 307/308 redirects one request follows.
+const REDIRECT_LIMIT: usize = 3;
+
+/// Where a 307/308 answer sends the request, when that stays on its origin.
+fn same_origin_move(response: &reqwest::Response, from: &url::Url) -> Option<url::Url> {
+    if !matches!(response.status().as_u16(), 307 | 308) {
+        return None;
+    }
+    let location = response.headers().get("location")?.to_str().ok()?;
+    let next = from.join(location).ok()?;
+    (next.origin() == from.origin()).then_some(next)
 }
 
 impl Wire {
@@ -117,6 +134,7 @@ impl Wire {
             auth,
             scrubber,
             limits,
+            moved: Arc::default(),
         })
     }
 
@@ -146,6 +164,7 @@ impl Wire {
         build: impl Fn() -> reqwest::RequestBuilder,
     ) -> Result<reqwest::Response, WireError> {
         let mut attempts = Attempts::default();
+        let mut redirects = 0;
         loop {
             let credential = self
                 .auth
@@ -156,10 +175,15 @@ impl Wire {
             if let Some(token) = &credential.token {
                 request = request.bearer_auth(token.secret());
             }
-            let request = request
+            let mut request = request
                 .build()
                 .map_err(|e| WireError::Transport(format!("cannot make the request: {e}")))?;
-            let url = request.url().to_string();
+            let asked = request.url().clone();
+            if let Some(moved) = super::lock(&self.moved).get(asked.as_str()) {
+                *request.url_mut() = moved.clone();
+            }
+            let sent_to = request.url().clone();
+            let url = sent_to.to_string();
             let wait = match deadline {
                 Deadline::Relayed => self.limits.idle,
                 Deadline::Own => self.limits.own,
@@ -174,6 +198,17 @@ impl Wire {
                     )))
                 }
             };
+            // A same-origin 307/308 keeps the method and body: the request is
+            // sent again there, and so is every later one for that URL. One
+            // that leaves the origin is answered as is (the token stays home).
+            if let Some(next) = same_origin_move(&response, &sent_to) {
+                if redirects < REDIRECT_LIMIT {
+                    redirects += 1;
+                    tracing::info!(from = %sent_to, to = %next, "the MCP server moved this endpoint");
+                    super::lock(&self.moved).insert(asked.to_string(), next);
+                    continue;
+                }
+            }
             let status = response.status().as_u16();
             if status != 401 && status != 403 {
                 if (200..300).contains(&status) {
@@ -207,6 +242,7 @@ impl Wire {
                         challenges,
                         form: mcpauth_core::discovery::ProbeForm::Initialize,
                         session_id: None,
+                        moved_to: None,
                     };
                     drop(response);
                     self.auth
