@@ -70,7 +70,11 @@ export type SignInOptions = { mcp_url: string, name: string | null, scopes: Arra
 /**
  * loopback or deep_link
  */
-redirect: string, client_id: string | null, client_secret: string | null, authorization_server: string | null, 
+redirect: string, client_id: string | null, 
+/**
+ * Read straight into the redacting newtype: `Debug` never shows it.
+ */
+client_secret: string | null, authorization_server: string | null, 
 /**
  * Re-authorize this account instead of adding one.
  */
@@ -94,7 +98,7 @@ export type SignOutResult = { account: string, revocation_supported: boolean, re
 
 export type MachineAccountOptions = { mcp_url: string, name: string | null, client_id: string, client_secret: string | null, 
 /**
- * A PEM or JWK private key's text.
+ * A PEM or JWK private key's text (read into the redacting newtype).
  */
 private_key: string | null, signing_alg: string | null, scopes: Array<string>, };
 
