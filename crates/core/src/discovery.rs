@@ -16,7 +16,7 @@ use crate::challenge::{bearer_challenges, BearerChallenge};
 use crate::error::{Error, Result};
 use crate::http::{
     ensure_secure, get_metadata, get_metadata_with, parse_json, parse_secure, parse_url,
-    HttpClient, HttpRequest, METADATA_REDIRECT_LIMIT,
+    send_following, HttpClient, HttpRequest,
 };
 use crate::metadata::{AuthorizationServerMetadata, ProtectedResourceMetadata};
 
@@ -139,52 +139,23 @@ fn discover_probe(mcp_url: &Url) -> HttpRequest {
 /// stream, headers only). The first of these that is answered (2xx, 401, 403)
 /// is the result; otherwise the `initialize` answer is.
 pub async fn probe(http: &dyn HttpClient, given: &Url) -> Result<Probe> {
-    let (endpoint, response) = send_following(http, given, initialize_probe).await?;
+    // 307 and 308 keep the method and body (an endpoint that moved, or one
+    // that wants its trailing slash): the request goes again, unchanged, to
+    // the new URL, which is kept. Another origin is refused: the token would
+    // follow it there.
+    let (endpoint, response) = send_following(
+        http,
+        given,
+        initialize_probe,
+        |status| matches!(status, 307 | 308),
+        "the MCP server sends its requests to another origin; if you trust it, use that URL instead",
+    )
+    .await?;
     let moved_to = (&endpoint != given).then(|| endpoint.clone());
     let mcp_url = &endpoint;
     let mut found = probe_forms(http, mcp_url, Probe::of(ProbeForm::Initialize, &response)).await?;
     found.moved_to = moved_to;
     Ok(found)
-}
-
-/// Sends a probe, following same-origin 307 and 308 redirects (an endpoint
-/// that moved, or one that wants its trailing slash): those keep the method
-/// and body, so the request is sent again unchanged to the new URL, which is
-/// returned with the answer. A redirect to another origin is refused: the
-/// token would follow it there.
-async fn send_following(
-    http: &dyn HttpClient,
-    given: &Url,
-    build: fn(&Url) -> HttpRequest,
-) -> Result<(Url, crate::http::HttpResponse)> {
-    let mut current = given.clone();
-    for _ in 0..=METADATA_REDIRECT_LIMIT {
-        let response = http.send(build(&current)).await?;
-        if !matches!(response.status, 307 | 308) {
-            return Ok((current, response));
-        }
-        let location = response.header("location").unwrap_or_default().to_string();
-        let next = current
-            .join(&location)
-            .map_err(|_| Error::UnexpectedRedirect {
-                url: current.to_string(),
-                location: location.clone(),
-                why: "the Location header is not a valid URL",
-            })?;
-        if next.origin() != given.origin() {
-            return Err(Error::UnexpectedRedirect {
-                url: current.to_string(),
-                location,
-                why: "the MCP server sends its requests to another origin; if you trust it, use that URL instead",
-            });
-        }
-        current = next;
-    }
-    Err(Error::UnexpectedRedirect {
-        url: given.to_string(),
-        location: current.to_string(),
-        why: "too many redirects",
-    })
 }
 
 /// The other request forms, when the `initialize` answer was not the challenge.

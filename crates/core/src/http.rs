@@ -460,14 +460,38 @@ pub async fn get_metadata_with(
     url: &Url,
     headers: &[(&str, &str)],
 ) -> Result<(Url, HttpResponse)> {
-    let mut current = url.clone();
-    for _ in 0..=METADATA_REDIRECT_LIMIT {
+    let build = |current: &Url| {
         let mut request = HttpRequest::get(current.clone()).header("accept", "application/json");
         for (name, value) in headers {
             request = request.header(name, *value);
         }
-        let response = http.send(request).await?;
-        if !response.is_redirect() {
+        request
+    };
+    send_following(
+        http,
+        url,
+        build,
+        |status| (300..400).contains(&status),
+        "metadata redirects may not leave the server's origin",
+    )
+    .await
+}
+
+/// Sends `build(url)`, and again to each `Location` of an answer whose status
+/// `follows` accepts, at most [`METADATA_REDIRECT_LIMIT`] times and only on
+/// the origin first asked (`leaving` says why another is refused); returns
+/// the URL that answered with its answer.
+pub async fn send_following(
+    http: &dyn HttpClient,
+    url: &Url,
+    build: impl Fn(&Url) -> HttpRequest,
+    follows: fn(u16) -> bool,
+    leaving: &'static str,
+) -> Result<(Url, HttpResponse)> {
+    let mut current = url.clone();
+    for _ in 0..=METADATA_REDIRECT_LIMIT {
+        let response = http.send(build(&current)).await?;
+        if !follows(response.status) {
             return Ok((current, response));
         }
         let location = response.header("location").unwrap_or_default().to_string();
@@ -482,7 +506,7 @@ pub async fn get_metadata_with(
             return Err(Error::UnexpectedRedirect {
                 url: current.to_string(),
                 location,
-                why: "metadata redirects may not leave the server's origin",
+                why: leaving,
             });
         }
         current = next;

@@ -9,7 +9,7 @@ mod support;
 
 use mcpauth_core::registration::RegistrationKind;
 use mcpauth_core::scopes::Scopes;
-use mcpauth_testkit::{call_tool, drive_login, servers};
+use mcpauth_testkit::{call_tool, servers};
 use mcpauth_vault::{Account, AccountStatus, Error, SignInRequest, Vault};
 use support::test_vault;
 
@@ -17,26 +17,8 @@ fn current() -> &'static str {
     servers().mcp("current")
 }
 
-/// Signs in as `user` with whatever client the vault chooses (no client
-/// named: a kept one, else a dynamic registration), browser and all.
 async fn sign_in_dynamic(vault: &Vault, request: SignInRequest, user: &str) -> Account {
-    let sign_in = vault.begin_sign_in(request).await.expect("begin sign-in");
-    let (url, redirect) = (
-        sign_in.authorization_url.clone(),
-        sign_in.redirect_uri.clone(),
-    );
-    let browser = async {
-        let landing = drive_login(&url, &redirect, user).await;
-        assert!(
-            landing.starts_with(&redirect),
-            "the server sent the browser back to {landing}, not to {redirect}"
-        );
-        reqwest::get(landing)
-            .await
-            .expect("browser reaches the listener");
-    };
-    let (account, ()) = tokio::join!(vault.finish_sign_in(sign_in), browser);
-    account.expect("sign-in completes")
+    support::sign_in_as(vault, request, user).await
 }
 
 fn new_account(url: &str) -> SignInRequest {

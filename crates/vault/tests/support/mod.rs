@@ -115,6 +115,13 @@ pub async fn sign_in(vault: &Vault, mcp_url: &str, user: &str, request: SignInRe
         },
         ..request
     };
+    sign_in_as(vault, request, user).await
+}
+
+/// Runs `request` to the end as `user`, with whatever client it names (none:
+/// the vault chooses a kept one, else registers): the authorization server's
+/// pages, then the browser's redirect, which must go to the redirect URI sent.
+pub async fn sign_in_as(vault: &Vault, request: SignInRequest, user: &str) -> Account {
     let sign_in = vault.begin_sign_in(request).await.expect("begin sign-in");
     let (url, redirect) = (
         sign_in.authorization_url.clone(),
@@ -122,6 +129,10 @@ pub async fn sign_in(vault: &Vault, mcp_url: &str, user: &str, request: SignInRe
     );
     let browser = async {
         let landing = drive_login(&url, &redirect, user).await;
+        assert!(
+            landing.starts_with(&redirect),
+            "the server sent the browser back to {landing}, not to {redirect}"
+        );
         reqwest::get(landing)
             .await
             .expect("browser reaches the listener");
