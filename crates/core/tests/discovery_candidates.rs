@@ -30,6 +30,16 @@ async fn challenge_without_metadata_url(server: &MockServer) {
         .await;
 }
 
+/// Discovery for the MCP server at `{base}/mcp`.
+async fn discover_mcp(base: &str) -> mcpauth_core::Result<mcpauth_core::discovery::Discovery> {
+    discover(
+        &RecordingHttp::new(),
+        &format!("{base}/mcp"),
+        &DiscoverOptions::default(),
+    )
+    .await
+}
+
 fn html() -> ResponseTemplate {
     ResponseTemplate::new(200).set_body_raw("<!doctype html><h1>Welcome</h1>", "text/html")
 }
@@ -59,13 +69,9 @@ async fn a_resource_metadata_candidate_that_answers_html_is_skipped_for_the_next
         .respond_with(ResponseTemplate::new(200).set_body_json(as_metadata(&base)))
         .mount(&server)
         .await;
-    let found = discover(
-        &RecordingHttp::new(),
-        &format!("{base}/mcp"),
-        &DiscoverOptions::default(),
-    )
-    .await
-    .expect("the root candidate is used");
+    let found = discover_mcp(&base)
+        .await
+        .expect("the root candidate is used");
     assert_eq!(
         found.resource_metadata_url.as_deref(),
         Some(format!("{base}/.well-known/oauth-protected-resource").as_str())
@@ -103,13 +109,9 @@ async fn server_metadata_of_another_issuer_or_broken_json_is_skipped_for_the_nex
         .respond_with(ResponseTemplate::new(200).set_body_json(as_metadata(&issuer)))
         .mount(&server)
         .await;
-    let found = discover(
-        &RecordingHttp::new(),
-        &format!("{base}/mcp"),
-        &DiscoverOptions::default(),
-    )
-    .await
-    .expect("the third candidate is used");
+    let found = discover_mcp(&base)
+        .await
+        .expect("the third candidate is used");
     assert_eq!(found.issuer, issuer);
     assert_eq!(
         found.metadata_url.as_deref(),
@@ -140,13 +142,7 @@ async fn when_every_candidate_is_unusable_the_error_says_why_the_first_was_skipp
         .respond_with(html())
         .mount(&server)
         .await;
-    let error = discover(
-        &RecordingHttp::new(),
-        &format!("{base}/mcp"),
-        &DiscoverOptions::default(),
-    )
-    .await
-    .expect_err("no usable metadata");
+    let error = discover_mcp(&base).await.expect_err("no usable metadata");
     let message = error.to_string();
     assert!(
         matches!(error, Error::InvalidJson { .. }),
@@ -172,13 +168,7 @@ async fn a_legacy_server_whose_root_metadata_names_an_issuer_under_a_path_is_acc
         .expect(1)
         .mount(&server)
         .await;
-    let found = discover(
-        &RecordingHttp::new(),
-        &format!("{base}/mcp"),
-        &DiscoverOptions::default(),
-    )
-    .await
-    .expect("legacy discovery");
+    let found = discover_mcp(&base).await.expect("legacy discovery");
     assert!(found.legacy);
     // The metadata's own issuer is the one the `iss` check compares with.
     assert_eq!(found.issuer, issuer);
@@ -200,13 +190,7 @@ async fn a_legacy_server_whose_metadata_names_another_origin_is_refused() {
         )
         .mount(&server)
         .await;
-    let error = discover(
-        &RecordingHttp::new(),
-        &format!("{base}/mcp"),
-        &DiscoverOptions::default(),
-    )
-    .await
-    .expect_err("a mix-up");
+    let error = discover_mcp(&base).await.expect_err("a mix-up");
     assert!(matches!(error, Error::IssuerMismatch { .. }), "{error:?}");
 }
 
@@ -251,13 +235,9 @@ async fn a_server_that_answers_without_a_token_but_publishes_metadata_signs_in_l
         .respond_with(ResponseTemplate::new(200).set_body_json(as_metadata(&base)))
         .mount(&server)
         .await;
-    let found = discover(
-        &RecordingHttp::new(),
-        &format!("{base}/mcp"),
-        &DiscoverOptions::default(),
-    )
-    .await
-    .expect("a lazy server is signed in to like any other");
+    let found = discover_mcp(&base)
+        .await
+        .expect("a lazy server is signed in to like any other");
     assert!(found.signs_in_lazily);
     assert_eq!(found.offered_scopes(), vec!["tools".to_string()]);
     // The DELETE's `expect(1)` is checked when the server drops.
@@ -268,13 +248,7 @@ async fn a_server_that_answers_without_a_token_and_publishes_nothing_needs_no_si
     let server = MockServer::start().await;
     let base = server.uri();
     answers_initialize_with_a_session(&server).await;
-    let error = discover(
-        &RecordingHttp::new(),
-        &format!("{base}/mcp"),
-        &DiscoverOptions::default(),
-    )
-    .await
-    .expect_err("an open server");
+    let error = discover_mcp(&base).await.expect_err("an open server");
     let message = error.to_string();
     assert!(
         matches!(error, Error::NotAnOAuthMcpServer { .. }) && message.contains("needs no sign-in"),
