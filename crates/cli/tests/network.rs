@@ -282,3 +282,32 @@ fn an_http_url_off_loopback_is_refused_by_login_and_proxy() {
     }
     assert_eq!(env.browser_runs(), 0, "no browser was opened");
 }
+
+/// The proxy says the same as the other commands when a certificate is not
+/// trusted: which root to add, and how. `--ca-file` also works for it.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_proxy_names_the_fix_for_an_untrusted_certificate() {
+    let env = Env::new();
+    let url = https_mcp_url();
+    let initialize = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": {"protocolVersion": "2025-11-25", "capabilities": {},
+                   "clientInfo": {"name": "network-test", "version": "0"}}});
+    let mut proxy = env.raw_proxy(&[&url]).await;
+    let answer = proxy.call(initialize.clone()).await;
+    let message = answer["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("certificate") && message.contains("--ca-file"),
+        "{answer}"
+    );
+    proxy.finish().await;
+
+    let ca = write_ca(&env).display().to_string();
+    let mut proxy = env.raw_proxy(&["--ca-file", &ca, &url]).await;
+    let answer = proxy.call(initialize).await;
+    let message = answer["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        !message.contains("certificate"),
+        "trusted now; the server just has no MCP endpoint there: {answer}"
+    );
+    proxy.finish().await;
+}

@@ -155,7 +155,7 @@ fn hide_password(value: &str) -> String {
 
 /// What to do when a server's certificate is not trusted, appended to the
 /// transport error (the message reqwest and rustls give names the cause only).
-pub(crate) fn certificate_hint(message: &str) -> Option<String> {
+pub fn certificate_hint(message: &str) -> Option<String> {
     let lower = message.to_ascii_lowercase();
     let about_trust = lower.contains("certificate")
         && (lower.contains("unknownissuer")

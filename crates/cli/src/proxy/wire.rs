@@ -150,6 +150,10 @@ impl Wire {
             text.push_str(&cause.to_string());
             source = cause.source();
         }
+        if let Some(hint) = mcpauth_core::network::certificate_hint(&text) {
+            text.push_str(" — ");
+            text.push_str(&hint);
+        }
         WireError::Transport(self.scrubber.scrub(&text).into_owned())
     }
 
