@@ -21,6 +21,10 @@ pub const CA_FILE_ENV: &str = "MCPAUTH_CA_FILE";
 
 static CA_FILE: OnceLock<PathBuf> = OnceLock::new();
 
+/// How long an idle pooled connection may be reused: below the shortest
+/// common server keep-alive timeout (Node.js: 5 s; nginx: 75 s).
+const POOL_IDLE: std::time::Duration = std::time::Duration::from_secs(4);
+
 /// Trusts the PEM certificates in `path` for every client built from now on
 /// in this process (the CLI's `--ca-file`). The file is read now, so a wrong
 /// path or a file without certificates is reported at once.
@@ -44,7 +48,13 @@ pub fn ca_file() -> Option<PathBuf> {
 /// and the compiled-in roots (reqwest's features) plus the extra CA file.
 /// Every client of the product starts from it.
 pub fn client_builder() -> Result<reqwest::ClientBuilder> {
-    let mut builder = reqwest::Client::builder();
+    // A pooled connection is not reused after 4 s idle: servers close idle
+    // connections after a keep-alive timeout (Node.js's default is 5 s), and a
+    // request written to a connection the server is closing at that moment
+    // fails with "connection closed before message completed", which cannot
+    // be retried safely (the server may have read it). Seen once in CI on the
+    // proxy's first request to the SDK 2.x server.
+    let mut builder = reqwest::Client::builder().pool_idle_timeout(POOL_IDLE);
     for cert in extra_roots()? {
         builder = builder.add_root_certificate(cert);
     }
