@@ -15,7 +15,11 @@ own figure), and the app's start-up timeline (the line after it: each step of
 the backend and the page, in ms after launch, at the end of the same line). One second later, the memory of the app and of each WebKit
 process it started: resident (RSS) and proportional (PSS: shared pages divided
 among the processes that map them, so libraries are not counted twice).
-Prints one JSON line.
+Then the window is closed (tests/e2e/wm-close.py, as a window manager's close
+button), the memory of the closed app read once it settled, and the window
+opened again by a second launch, timed until the page logs "window reopened"
+(the accounts list painted). Last, the app is started as at login
+(--hidden) and its memory read. Prints one JSON line.
 
 --floor: the same memory figures for another WebKitGTK program (bench/app.sh
 gives WebKitGTK's own MiniBrowser showing about:blank), 3 s after its start.
@@ -31,6 +35,9 @@ import sys
 import time
 
 LINE = re.compile(r"first render: (\d+) accounts, (\d+) ms after launch")
+REOPEN = re.compile(r"window reopened: (\d+) accounts rendered (\d+) ms after it was asked for")  # ", on #/…" follows
+WM_CLOSE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "e2e", "wm-close.py")
+NAMES = {"mcpauth-app": "app", "WebKitWebProces": "web", "WebKitNetworkPr": "network"}
 STEPS = re.compile(r"start-up \(ms after launch\): (.*)")
 
 
@@ -114,29 +121,81 @@ def read_steps(line):
     return steps
 
 
+def wait_line(proc, pattern, started, what):
+    """The first line of the app's stderr matching `pattern` (60 s at most)."""
+    deadline = started + 60
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0 or proc.poll() is not None:
+            sys.exit(f"app_startup: no {what} line (exit status {proc.poll()})")
+        ready, _, _ = select.select([proc.stderr], [], [], left)
+        if ready:
+            line = proc.stderr.readline()
+            match = pattern.search(line)
+            if match:
+                return match, line
+
+
+def settled_memory(root, bound=20):
+    """The memory of the app and its helpers once only the app is left and
+    its resident set stopped shrinking (the app releases the closed window's
+    pages a moment after the window goes)."""
+    deadline = time.monotonic() + bound
+    last = None
+    while time.monotonic() < deadline:
+        time.sleep(1)
+        memory = memory_of(root, NAMES)
+        alone = not any(k.startswith(("web_", "network_")) for k in memory)
+        if alone and last is not None and abs(memory.get("app_rss", 0) - last) < 0.5:
+            return memory
+        last = memory.get("app_rss", 0) if alone else None
+    return memory_of(root, NAMES)
+
+
+def close_and_reopen(app, proc, env, expected):
+    """Closes the window as a window manager would, reads the memory of the
+    closed app, then opens the window again with a second launch (what a
+    desktop launcher does) and times it until the accounts list is painted."""
+    if subprocess.run([sys.executable, WM_CLOSE, str(proc.pid)], stdout=subprocess.DEVNULL).returncode:
+        sys.exit("app_startup: found no window of the app to close")
+    closed = settled_memory(proc.pid)
+    started = time.monotonic()
+    subprocess.run([app], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=30)
+    match, _ = wait_line(proc, REOPEN, started, "window reopened")
+    if int(match.group(1)) != expected:
+        sys.exit(f"app_startup: the re-opened window rendered {match.group(1)} accounts, expected {expected}")
+    return {
+        "reopen_from_launch_ms": (time.monotonic() - started) * 1000,
+        "reopen_in_app_ms": int(match.group(2)),
+        **{f"closed_{k}": v for k, v in closed.items()},
+    }
+
+
+def hidden_run(app):
+    """The app started at login (--hidden): tray only, no window yet."""
+    proc = subprocess.Popen([app, "--hidden"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        time.sleep(2)
+        return {f"hidden_{k}": v for k, v in settled_memory(proc.pid).items()}
+    finally:
+        stop(proc)
+
+
 def one_run(app, expected):
     env = dict(os.environ, MCPAUTH_LOG="info")
     started = time.monotonic()
     proc = subprocess.Popen([app], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
-        deadline = started + 60
-        match = None
-        while match is None:
-            left = deadline - time.monotonic()
-            if left <= 0 or proc.poll() is not None:
-                sys.exit(f"app_startup: no first render line (exit status {proc.poll()})")
-            ready, _, _ = select.select([proc.stderr], [], [], left)
-            if ready:
-                line = proc.stderr.readline()
-                match = LINE.search(line)
+        match, line = wait_line(proc, LINE, started, "first render")
         from_exec = (time.monotonic() - started) * 1000
         accounts, from_main = int(match.group(1)), int(match.group(2))
         steps = read_steps(line)
         if accounts != expected:
             sys.exit(f"app_startup: rendered {accounts} accounts, expected {expected}")
         time.sleep(1)
-        memory = memory_of(proc.pid, {"mcpauth-app": "app", "WebKitWebProces": "web", "WebKitNetworkPr": "network"})
-        return {"from_exec_ms": from_exec, "from_main_ms": from_main, "steps": steps, **memory}
+        memory = memory_of(proc.pid, NAMES)
+        reopened = close_and_reopen(app, proc, env, expected)
+        return {"from_exec_ms": from_exec, "from_main_ms": from_main, "steps": steps, **memory, **reopened}
     finally:
         stop(proc)
 
@@ -147,7 +206,9 @@ def main():
         print(json.dumps({"command": command, "runs": [floor_run(command) for _ in range(runs)]}))
         return
     app, expected, runs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-    results = [one_run(app, expected) for _ in range(runs)]
+    # The hidden start after the app of the run ended: single-instance would
+    # hand a second launch to it.
+    results = [{**one_run(app, expected), **hidden_run(app)} for _ in range(runs)]
     print(json.dumps({"accounts": expected, "runs": results}))
 
 

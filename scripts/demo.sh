@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Starts the local demo servers (two authorization servers and three MCP
 # servers on 127.0.0.1:4400-4404) and the MCP Auth desktop app, installing
-# what is missing first. Stop with Ctrl-C; the servers stop with the app.
+# what is missing first. Stop with Ctrl-C (or Quit in the tray); the servers
+# stop with the app.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
 scripts/setup.sh
 npm --prefix ui run build --silent >/dev/null
-cargo build -p mcpauth-app --locked
+# The CLI too: the app's exports run the mcpauth beside it.
+cargo build -p mcpauth-app -p mcpauth-cli --locked
 node tests/servers/start.mjs --fixed-ports --ignore-stdin > "${TMPDIR:-/tmp}/mcpauth-demo-servers.json" &
 servers=$!
 trap 'kill "$servers" 2>/dev/null || true' EXIT
@@ -23,5 +25,6 @@ demo: servers are up
   legacy 2025-03-26 MCP server:                     http://127.0.0.1:4400/legacy/mcp
   authorization server (any user name/password):    http://127.0.0.1:4400
   try:  cargo run -p mcpauth-cli -- discover http://127.0.0.1:4402/mcp
+  closing the window keeps MCP Auth in the tray: Quit it there, or press Ctrl-C here
 MSG
 "$CARGO_TARGET_DIR/debug/mcpauth-app"

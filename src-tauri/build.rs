@@ -26,6 +26,8 @@ fn main() {
             "pending_link",
             "pending_notices",
             "first_render",
+            "window_state",
+            "remember_route",
         ]),
     ))
     .expect("tauri build script");

@@ -16,6 +16,7 @@ use tauri_plugin_clipboard_manager::ClipboardExt;
 
 use crate::dto::*;
 use crate::state::AppState;
+use crate::window::WindowMemory;
 
 type Result<T> = std::result::Result<T, AppError>;
 
@@ -92,6 +93,7 @@ pub async fn discover(
         let step = match progress {
             DiscoveryProgress::Probed { status, challenge } => DiscoveryStep {
                 name: STEP_NAMES[0].into(),
+                found: true,
                 detail: if (200..300).contains(&status) {
                     format!("{url} answered without a token; it asks for one later, on the calls it protects")
                 } else {
@@ -107,11 +109,12 @@ pub async fn discover(
             },
             DiscoveryProgress::ResourceMetadata { url, resource, .. } => DiscoveryStep {
                 name: STEP_NAMES[1].into(),
+                found: url.is_some(),
                 detail: match url {
                     Some(u) => format!("{u} → resource {resource}"),
-                    None => {
-                        "none: a 2025-03-26 server; the authorization server is its origin".into()
-                    }
+                    None => "not published: this server follows the older 2025-03-26 \
+                             specification, so its own origin is taken as the authorization server"
+                        .into(),
                 },
             },
             DiscoveryProgress::AuthorizationServer {
@@ -119,6 +122,7 @@ pub async fn discover(
                 metadata_url,
             } => DiscoveryStep {
                 name: STEP_NAMES[2].into(),
+                found: metadata_url.is_some(),
                 detail: format!(
                     "{issuer} ({})",
                     metadata_url
@@ -157,10 +161,21 @@ pub async fn discover(
         .and_then(|c| c.scope.clone())
         .map(|s| s.split_whitespace().map(str::to_string).collect())
         .unwrap_or_default();
+    let canonical = url::Url::parse(&found.mcp_url)
+        .map(|u| mcpauth_core::discovery::canonical_resource(&u))
+        .unwrap_or_default();
+    let existing_accounts = state
+        .vault
+        .list()?
+        .iter()
+        .filter(|a| a.serves(&canonical))
+        .map(|a| a.id.clone())
+        .collect();
     let mut steps = steps.into_inner().unwrap_or_else(|e| e.into_inner());
     let registration_step = DiscoveryStep {
         name: STEP_NAMES[3].into(),
-        detail: registration.replace('_', " "),
+        detail: registration_detail(registration).into(),
+        found: true,
     };
     emit_step(&app, request.as_deref(), steps.len(), &registration_step);
     steps.push(registration_step);
@@ -180,7 +195,25 @@ pub async fn discover(
         challenged_scopes: challenged,
         legacy: found.legacy,
         steps,
+        existing_accounts,
     })
+}
+
+/// The registration a sign-in will use, in words a new user can follow.
+fn registration_detail(registration: &str) -> &'static str {
+    match registration {
+        "metadata_document" => {
+            "a Client ID Metadata Document: MCP Auth names itself by a URL that \
+             describes it, so nothing needs registering first"
+        }
+        "dynamic" => {
+            "dynamic registration: MCP Auth registers itself with the authorization server"
+        }
+        _ => {
+            "pre-registered: the authorization server registers no clients itself; \
+             enter the client id it gave you under Advanced"
+        }
+    }
 }
 
 /// Sends a resolved discovery step to the front end that asked with `request`.
@@ -215,7 +248,36 @@ pub async fn start_sign_in(
     app: &AppHandle,
     state: &AppState,
     request: SignInRequest,
+    purpose: &str,
 ) -> Result<SignInStarted> {
+    let server_url = request.mcp_url.clone();
+    let account_id = request.account.clone();
+    let before = match &account_id {
+        Some(id) => state
+            .vault
+            .account(id)?
+            .granted_scopes
+            .split_whitespace()
+            .map(str::to_string)
+            .collect(),
+        None => Vec::new(),
+    };
+    let requested = request
+        .scopes
+        .iter()
+        .flat_map(|s| s.iter())
+        .map(str::to_string);
+    // An upgrade asks for what the account had and more.
+    let mut asked = if purpose == "upgrade" {
+        before.clone()
+    } else {
+        Vec::new()
+    };
+    for scope in requested {
+        if !asked.contains(&scope) {
+            asked.push(scope);
+        }
+    }
     let sign_in = state.vault.begin_sign_in(request).await?;
     let url = url::Url::parse(&sign_in.authorization_url)
         .map_err(|e| AppError::new("failure", e.to_string()))?;
@@ -235,6 +297,14 @@ pub async fn start_sign_in(
         browser,
         authorization_url: sign_in.authorization_url.clone(),
     };
+    app.state::<WindowMemory>().started(SignInProgress {
+        started: started.clone(),
+        purpose: purpose.into(),
+        account_id,
+        before,
+        asked,
+        server_url,
+    });
     if sign_in.redirect_uri.starts_with("http://") {
         let vault = state.vault.clone();
         let app2 = app.clone();
@@ -278,7 +348,7 @@ pub fn finished(
             error: Some(e.to_string()),
         },
     };
-    let _ = app.emit("sign-in-finished", event);
+    crate::window::send_finished(app, event);
     crate::focus_main_window(app);
 }
 
@@ -311,11 +381,21 @@ pub async fn begin_sign_in(
         account: options.account,
         probe: None,
     };
-    start_sign_in(&app, &state, request).await
+    let purpose = if request.account.is_some() {
+        "reauth"
+    } else {
+        "add"
+    };
+    start_sign_in(&app, &state, request, purpose).await
 }
 
 #[tauri::command]
-pub fn cancel_sign_in(state: State<'_, AppState>, id: String) -> bool {
+pub fn cancel_sign_in(
+    state: State<'_, AppState>,
+    memory: State<'_, WindowMemory>,
+    id: String,
+) -> bool {
+    memory.cancelled(&id);
     if let Some(task) = state
         .waiting
         .lock()
@@ -357,7 +437,7 @@ pub async fn upgrade_scopes(
                 account: Some(id),
                 ..Default::default()
             };
-            let started = start_sign_in(&app, &state, request).await?;
+            let started = start_sign_in(&app, &state, request, "upgrade").await?;
             Ok(UpgradeResult {
                 granted: false,
                 account: None,
@@ -429,7 +509,7 @@ fn export_plan(
     target: &str,
     id: &str,
     path: Option<String>,
-) -> Result<(std::path::PathBuf, Option<String>, String, Target)> {
+) -> Result<ExportPlan> {
     let target = Target::parse(target)
         .ok_or_else(|| AppError::new("failure", format!("unknown export target {target}")))?;
     let account = state.vault.account(id)?;
@@ -451,10 +531,34 @@ fn export_plan(
         ));
     }
     let existing = std::fs::read_to_string(&path).ok();
-    let entry = Entry::for_account(&account, "mcpauth");
+    let command = crate::cli::command();
+    let mut entry = Entry::for_account(
+        &account,
+        &command
+            .as_deref()
+            .map_or("mcpauth".into(), |p| p.display().to_string()),
+    );
+    entry.account = state.vault.export_selector(&account);
     let new_text = export::apply(target, existing.as_deref(), &entry)
         .map_err(|e| AppError::new("failure", e.to_string()))?;
-    Ok((path, existing, new_text, target))
+    Ok(ExportPlan {
+        path,
+        existing,
+        new_text,
+        target,
+        command: entry.command,
+        command_found: command.is_some(),
+    })
+}
+
+/// What an export would write, and where.
+struct ExportPlan {
+    path: std::path::PathBuf,
+    existing: Option<String>,
+    new_text: String,
+    target: Target,
+    command: String,
+    command_found: bool,
 }
 
 #[tauri::command]
@@ -464,12 +568,15 @@ pub fn export_preview(
     id: String,
     path: Option<String>,
 ) -> Result<ExportPreview> {
-    let (path, existing, new_text, target) = export_plan(&state, &target, &id, path)?;
+    let plan = export_plan(&state, &target, &id, path)?;
+    let existing = plan.existing.as_deref();
     Ok(ExportPreview {
-        target: target.name().into(),
-        diff: export::unified_diff(&path, existing.as_deref().unwrap_or(""), &new_text),
-        unchanged: existing.as_deref() == Some(new_text.as_str()),
-        path: path.display().to_string(),
+        target: plan.target.name().into(),
+        diff: export::unified_diff(&plan.path, existing.unwrap_or(""), &plan.new_text),
+        unchanged: existing == Some(plan.new_text.as_str()),
+        path: plan.path.display().to_string(),
+        command: plan.command,
+        command_found: plan.command_found,
     })
 }
 
@@ -480,7 +587,7 @@ pub fn export_write(
     id: String,
     path: Option<String>,
 ) -> Result<String> {
-    let (path, _, new_text, _) = export_plan(&state, &target, &id, path)?;
+    let ExportPlan { path, new_text, .. } = export_plan(&state, &target, &id, path)?;
     let backup = export::write_with_backup(&path, &new_text)
         .map_err(|e| AppError::new("failure", format!("cannot write {}: {e}", path.display())))?;
     Ok(match backup {
@@ -537,8 +644,15 @@ pub fn import_candidates(state: State<'_, AppState>) -> Result<Vec<ImportCandida
             let canonical = url::Url::parse(&c.url)
                 .map(|u| mcpauth_core::discovery::canonical_resource(&u))
                 .unwrap_or_default();
+            // An entry MCP Auth wrote works only while the account it names
+            // resolves: after a sign-out it is not "signed in", whoever else
+            // serves its URL.
+            let signed_in = match &c.mcpauth_account {
+                Some(selector) => state.vault.account(selector).is_ok(),
+                None => accounts.iter().any(|a| a.serves(&canonical)),
+            };
             ImportCandidateView {
-                signed_in: accounts.iter().any(|a| a.serves(&canonical)),
+                signed_in,
                 source: c.source,
                 name: c.name,
                 url: c.url,
@@ -631,6 +745,23 @@ pub fn pending_notices(state: State<'_, crate::links::LinkState>) -> Vec<String>
 
 /// The front end's first render of the accounts list (start-up time, see `startup`).
 #[tauri::command]
-pub fn first_render(accounts: u32, marks: Vec<crate::dto::StartupMark>) {
-    crate::startup::first_render(accounts, &marks);
+pub fn first_render(
+    memory: State<'_, WindowMemory>,
+    accounts: u32,
+    marks: Vec<crate::dto::StartupMark>,
+) {
+    crate::startup::first_render(accounts, &marks, memory.route().as_deref());
+}
+
+/// What a new page picks up: the sign-ins in progress, and how the ones that
+/// finished while no page listened ended. Events go to the page from now on.
+#[tauri::command]
+pub fn window_state(memory: State<'_, WindowMemory>) -> WindowState {
+    memory.take_state()
+}
+
+/// The screen the page shows now, for the next window after this one closes.
+#[tauri::command]
+pub fn remember_route(memory: State<'_, WindowMemory>, hash: String) {
+    memory.remember_route(&hash);
 }

@@ -237,12 +237,18 @@ pub struct DiscoveryPreview {
     pub legacy: bool,
     /// Every step, in order, with what it found.
     pub steps: Vec<DiscoveryStep>,
+    /// The accounts already signed in to this server (ids), so that a second
+    /// one is made on purpose only.
+    pub existing_accounts: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, TS)]
 pub struct DiscoveryStep {
     pub name: String,
     pub detail: String,
+    /// False when the server published nothing for this step and defaults
+    /// stand in (a 2025-03-26 server's missing resource metadata).
+    pub found: bool,
 }
 
 /// A discovery step that resolved, sent while `discover` runs (event `discovery-step`).
@@ -292,6 +298,35 @@ pub struct SignInFinished {
     pub error: Option<String>,
 }
 
+/// A browser sign-in started and not finished, as the window waits for it.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct SignInProgress {
+    pub started: SignInStarted,
+    /// "add", "reauth" or "upgrade".
+    pub purpose: String,
+    /// The account signed in again or upgraded.
+    pub account_id: Option<String>,
+    /// Its granted scopes when the sign-in started.
+    pub before: Vec<String>,
+    /// The scopes asked for.
+    pub asked: Vec<String>,
+    pub server_url: String,
+}
+
+/// A sign-in that finished while no window was open.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct MissedFinish {
+    pub progress: Option<SignInProgress>,
+    pub event: SignInFinished,
+}
+
+/// What a new window's page picks up from the backend.
+#[derive(Debug, Serialize, TS)]
+pub struct WindowState {
+    pub sign_ins: Vec<SignInProgress>,
+    pub finished: Vec<MissedFinish>,
+}
+
 /// An upgrade's outcome.
 #[derive(Debug, Serialize, TS)]
 pub struct UpgradeResult {
@@ -332,6 +367,11 @@ pub struct ExportPreview {
     pub path: String,
     pub diff: String,
     pub unchanged: bool,
+    /// The command the entry runs: mcpauth's absolute path, or `mcpauth` when
+    /// it was found neither beside the app nor on PATH.
+    pub command: String,
+    /// False when the command was not found (the entry would not start).
+    pub command_found: bool,
 }
 
 #[derive(Debug, Serialize, TS)]
@@ -439,6 +479,9 @@ pub fn bindings() -> String {
         SignInOptions::decl(&cfg),
         SignInStarted::decl(&cfg),
         SignInFinished::decl(&cfg),
+        SignInProgress::decl(&cfg),
+        MissedFinish::decl(&cfg),
+        WindowState::decl(&cfg),
         UpgradeResult::decl(&cfg),
         SignOutResult::decl(&cfg),
         MachineAccountOptions::decl(&cfg),

@@ -1,11 +1,15 @@
 //! The MCP Auth desktop app: thin commands over the vault, deep links,
 //! single instance, tray and notifications. The front end is in `ui/`.
 
+mod cli;
 mod commands;
 pub mod dto;
 mod links;
+#[cfg(target_os = "linux")]
+mod memory;
 mod startup;
 mod state;
+mod window;
 
 use tauri::menu::{Menu, MenuItem, PredefinedMenuItem};
 use tauri::tray::TrayIconBuilder;
@@ -15,13 +19,9 @@ use tauri_plugin_notification::NotificationExt;
 
 use mcpauth_vault::scheduler::{self, VaultEvent};
 
-/// Shows, unminimizes and focuses the main window.
+/// Shows, unminimizes and focuses the main window, building it when it was closed.
 pub fn focus_main_window(app: &AppHandle) {
-    if let Some(window) = app.get_webview_window("main") {
-        let _ = window.show();
-        let _ = window.unminimize();
-        let _ = window.set_focus();
-    }
+    window::show(app);
 }
 
 /// The tray's status line; None when the accounts cannot be read just now.
@@ -159,6 +159,15 @@ pub const HIDDEN_ARG: &str = "--hidden";
 /// Builds the app and runs it until its last window closes.
 pub fn run() {
     startup::mark_launch();
+    // GTK's own OpenGL draws nothing here (the web view renders with WebKit's
+    // own, and compositing is off: startup::tune_webview), yet initialising it
+    // at start loads Mesa and LLVM, ~45 MB resident, into a tray app that may
+    // never open its window (BENCHMARKS.md). Set before GTK starts and before
+    // any thread exists; a GDK_GL the user set is kept.
+    #[cfg(target_os = "linux")]
+    if std::env::var_os("GDK_GL").is_none() {
+        std::env::set_var("GDK_GL", "disable");
+    }
     let result = tauri::Builder::default()
         // First: a second launch (e.g. the browser opening mcpauth://…) hands its
         // arguments to this instance, whose deep-link handler then fires.
@@ -178,6 +187,7 @@ pub fn run() {
                 .build(),
         )
         .manage(links::LinkState::default())
+        .manage(window::WindowMemory::default())
         .on_page_load(|_webview, payload| match payload.event() {
             tauri::webview::PageLoadEvent::Started => startup::mark("page load started"),
             tauri::webview::PageLoadEvent::Finished => startup::mark("page loaded"),
@@ -188,8 +198,21 @@ pub fn run() {
                 .map_err(|e| format!("cannot open the MCP Auth vault: {e}"))?;
             app.manage(state);
             startup::mark("vault open");
-            if let Some(window) = app.get_webview_window("main") {
-                startup::tune_webview(&window);
+            // The tray and the window first: a link handled below shows the window.
+            let tray = setup_tray(app.handle());
+            if let Err(e) = &tray {
+                eprintln!("mcpauth-app: no tray icon: {e}");
+            }
+            app.manage(Tray(tray.is_ok()));
+            // Started at login: stay in the tray, with no window (and no web
+            // view) until the user opens it. Without a tray there is nothing
+            // to open it from, so the window comes up anyway.
+            let hidden = std::env::args().any(|a| a == HIDDEN_ARG);
+            if !(hidden && tray.is_ok()) {
+                window::build(app.handle())?;
+            } else {
+                #[cfg(target_os = "linux")]
+                memory::release_after(app.handle(), std::time::Duration::from_secs(3));
             }
             #[cfg(any(target_os = "linux", all(debug_assertions, windows)))]
             if let Err(e) = app.deep_link().register_all() {
@@ -205,17 +228,6 @@ pub fn run() {
                 for url in urls {
                     links::handle(app.handle(), url.as_str());
                 }
-            }
-            match setup_tray(app.handle()) {
-                Ok(()) => {
-                    // Started at login: stay in the tray until the user opens the window.
-                    if std::env::args().any(|a| a == HIDDEN_ARG) {
-                        if let Some(window) = app.get_webview_window("main") {
-                            let _ = window.hide();
-                        }
-                    }
-                }
-                Err(e) => eprintln!("mcpauth-app: no tray icon: {e}"),
             }
             start_scheduler(app.handle());
             startup::mark("setup done");
@@ -244,10 +256,30 @@ pub fn run() {
             commands::pending_link,
             commands::pending_notices,
             commands::first_render,
+            commands::window_state,
+            commands::remember_route,
         ])
-        .run(tauri::generate_context!());
-    if let Err(err) = result {
-        eprintln!("mcpauth-app: {err}");
-        std::process::exit(1);
-    }
+        .build(tauri::generate_context!());
+    let app = match result {
+        Ok(app) => app,
+        Err(err) => {
+            eprintln!("mcpauth-app: {err}");
+            std::process::exit(1);
+        }
+    };
+    app.run(|app, event| {
+        // The last window closed: with a tray, the app goes on without one
+        // (Quit in the tray ends it, with an exit code).
+        if let tauri::RunEvent::ExitRequested {
+            code: None, api, ..
+        } = &event
+        {
+            if app.state::<Tray>().0 {
+                api.prevent_exit();
+            }
+        }
+    });
 }
+
+/// Whether the tray icon is up (and so the app can run with no window).
+struct Tray(bool);

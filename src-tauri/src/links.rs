@@ -56,8 +56,12 @@ pub fn handle(app: &AppHandle, raw: &str) {
                         | mcpauth_vault::Error::Protocol(mcpauth_core::Error::State { .. })),
                     ) => {
                         // Not ours, stale or replayed: show it, do nothing with it.
-                        app.state::<LinkState>().notice(e.to_string());
-                        let _ = app.emit("unsolicited-callback", e.to_string());
+                        // Kept for the next page only when none listens now.
+                        if app.state::<crate::window::WindowMemory>().listening() {
+                            let _ = app.emit("unsolicited-callback", e.to_string());
+                        } else {
+                            app.state::<LinkState>().notice(e.to_string());
+                        }
                         crate::focus_main_window(&app);
                     }
                     Err(e) => crate::commands::finished(&app, None, Err(e)),

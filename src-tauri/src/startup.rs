@@ -66,12 +66,35 @@ fn render_timeline(steps: &[(String, f64)]) -> String {
         .join(", ")
 }
 
-/// The front end rendered the accounts list for the first time. Logged once,
-/// with the time since launch and the start-up timeline, when `MCPAUTH_LOG`
-/// is set (bench/app.sh reads this line; it carries no account data).
-pub fn first_render(accounts: u32, front: &[StartupMark]) {
+/// When a window was last asked for after the first (window::build).
+static REOPENED: Mutex<Option<Instant>> = Mutex::new(None);
+
+/// A window is being built again, after the first one closed.
+pub fn mark_reopen() {
+    if let Ok(mut at) = REOPENED.lock() {
+        *at = Some(Instant::now());
+    }
+}
+
+/// A page rendered the accounts list for the first time. Logged, when
+/// `MCPAUTH_LOG` is set (bench/app.sh reads these lines; they carry no account
+/// data): for the app's first window, with the time since launch and the
+/// start-up timeline; for a window built again, with the time since it was
+/// asked for.
+pub fn first_render(accounts: u32, front: &[StartupMark], screen: Option<&str>) {
     static DONE: AtomicBool = AtomicBool::new(false);
-    if DONE.swap(true, Ordering::SeqCst) || std::env::var_os("MCPAUTH_LOG").is_none() {
+    if std::env::var_os("MCPAUTH_LOG").is_none() {
+        return;
+    }
+    if DONE.swap(true, Ordering::SeqCst) {
+        let asked = REOPENED.lock().ok().and_then(|mut at| at.take());
+        if let Some(asked) = asked {
+            let ms = asked.elapsed().as_secs_f64() * 1000.0;
+            eprintln!(
+                "mcpauth-app: window reopened: {accounts} accounts rendered {ms:.0} ms after it was asked for, on {}",
+                screen.unwrap_or("#/accounts")
+            );
+        }
         return;
     }
     let ms = since_launch();

@@ -313,6 +313,21 @@ impl ReqwestHttp {
             if let Some(hint) = crate::network::certificate_hint(&message) {
                 message.push_str(" — ");
                 message.push_str(&hint);
+            } else if error.is_connect() {
+                // Refused, unreachable or unresolvable: say what to check.
+                let parsed = Url::parse(url).ok();
+                let host = parsed
+                    .as_ref()
+                    .and_then(Url::host_str)
+                    .unwrap_or("the host");
+                let port = parsed
+                    .as_ref()
+                    .and_then(Url::port_or_known_default)
+                    .map(|p| format!(":{p}"))
+                    .unwrap_or_default();
+                message.push_str(&format!(
+                    " — cannot reach {host}{port}: is the server running? Check the URL"
+                ));
             }
             Error::Transport {
                 url: url.to_string(),
