@@ -341,7 +341,7 @@ pub fn export_jsonc(data: &[u8]) {
         } else {
             "with \"quotes\" \\ and\nnewline".into()
         },
-        account_id: "acct1".into(),
+        account: "acct1".into(),
         server_url: "https://mcp.example/mcp".into(),
         command: "/usr/bin/mcpauth".into(),
     };

@@ -27,6 +27,8 @@ const LOG_FILE = env.MCPAUTH_TEST_BROWSER_LOG || '';
 const VERBOSE = env.MCPAUTH_TEST_BROWSER_VERBOSE === '1';
 const TIMEOUT_MS = positiveInt(env.MCPAUTH_TEST_BROWSER_TIMEOUT_MS, 30000);
 const REDIRECT_URI_OVERRIDE = env.MCPAUTH_TEST_REDIRECT_URI || '';
+// A user who takes a moment before the browser's page: the app's window can close meanwhile.
+const DELAY_MS = positiveInt(env.MCPAUTH_TEST_BROWSER_DELAY_MS, 0);
 
 const EXIT = { ok: 0, failed: 1, usage: 2, timeout: 3, backstop: 4, SIGINT: 130, SIGTERM: 143 };
 const CHROMIUM_ARGS = [
@@ -210,6 +212,7 @@ async function main() {
   if (!/^https?:$/.test(startUrl.protocol)) throw new Failure(`not an http(s) URL: ${rawUrl}`, EXIT.usage);
   const matcher = redirectMatcher(startUrl);
   log(`start ${startUrl.origin}${startUrl.pathname} (user=${USER}${DENY ? ', deny' : ''}, timeout ${TIMEOUT_MS} ms); redirect URI: ${matcher.describe}`);
+  if (DELAY_MS) await new Promise((r) => setTimeout(r, DELAY_MS));
 
   // Verbose: Playwright's debug channel shows Chromium's own stderr
   // (read by playwright-core when it is loaded, so set before the import).

@@ -115,8 +115,13 @@ describe('the desktop app', () => {
     await type(b, 'add-url', app.servers.mcp.current);
     await click(b, 'add-discover');
     await byTestId(b, 'add-preview').waitForDisplayed({ timeout: 20_000 });
+    // Signed in to this server already (the test before): a second account, on purpose.
+    if (await byTestId(b, 'add-existing').isExisting()) await click(b, 'add-second-account');
+    // The redirect method and the client are under Options.
+    await b.execute(() => {
+      for (const d of document.querySelectorAll('[data-testid="add-options"], [data-testid="add-options"] details')) d.open = true;
+    });
     await click(b, 'add-redirect-deep_link');
-    await b.execute(() => { const d = document.querySelector('details'); if (d) d.open = true; });
     await type(b, 'add-client-id', 'mcpauth-public');
     await type(b, 'add-name', 'via deep link');
     await click(b, 'add-signin');
@@ -181,7 +186,10 @@ describe('the desktop app', () => {
     assert.equal(entries.length, 1);
     assert.equal(entries[0].type, 'http');
     assert.equal(entries[0].url, app.servers.mcp.current);
-    assert.match(entries[0].headersHelper, new RegExp(`token ${first.id} --format headers-json`));
+    // The server's URL names the account (its default), so a new sign-in serves the entry again.
+    assert.ok(entries[0].headersHelper.endsWith(` token ${app.servers.mcp.current} --format headers-json`),
+      entries[0].headersHelper);
+    assert.ok(entries[0].headersHelper.startsWith('/'), `mcpauth by its absolute path: ${entries[0].headersHelper}`);
     const bundle = keyringBundle(app, first.id);
     assert.ok(!readFileSync(file, 'utf8').includes(bundle.access_token), 'no token in the file');
     await app.screenshot('exported-to-claude-code');

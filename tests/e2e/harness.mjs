@@ -576,6 +576,11 @@ export async function invoke(browser, command, args = {}) {
 /** Add server, driven through the UI up to the discovery preview of the test MCP server. */
 export async function openAddPreview(app) {
   const b = app.browser;
+  // Through another screen: a fresh Add server screen, not the last preview.
+  await b.execute(() => { location.hash = '#/accounts'; });
+  await waitFor(() => b.execute(() => !document.querySelector('[data-testid="add-url"]')), {
+    message: 'the Add server screen to close',
+  });
   await b.execute(() => { location.hash = '#/add'; });
   const url = byTestId(b, 'add-url');
   await url.waitForDisplayed({ timeout: 10_000 });
@@ -959,4 +964,43 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
   }
   console.log(`DISPLAY=${process.env.DISPLAY || '(unset)'} DBUS_SESSION_BUS_ADDRESS=${process.env.DBUS_SESSION_BUS_ADDRESS ? 'set' : '(unset)'}`);
   process.exit(ok ? 0 : 1);
+}
+
+// ---------------------------------------------------------------------------
+// The window closed and built again (the app stays in the tray)
+// ---------------------------------------------------------------------------
+
+/** The command names (/proc/<pid>/comm) of the WebKit processes `pid` started. */
+export function webkitChildren(pid) {
+  const out = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const close = stat.lastIndexOf(')');
+      const [state, ppid] = stat.slice(close + 2).split(' ');
+      const comm = stat.slice(stat.indexOf('(') + 1, close);
+      if (Number(ppid) === pid && state !== 'Z' && comm.startsWith('WebKit')) out.push(comm);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out.sort();
+}
+
+/**
+ * Closes the app's window as a window manager's close button does
+ * (WM_DELETE_WINDOW, tests/e2e/wm-close.py), then waits until the app runs on
+ * with no window and no WebKit process. Resolves to the app's pid.
+ */
+export async function closeWindow(app) {
+  const [pid] = app.appPids();
+  if (!pid) throw new Error('closeWindow: the app is not running');
+  execFileSync('python3', [join(E2E_DIR, 'wm-close.py'), String(pid)], { env: app.env });
+  await waitFor(() => webkitChildren(pid).length === 0, {
+    timeout: 20_000,
+    message: "the closed window's WebKit processes (web and network) to end",
+  });
+  if (!app.appPids().includes(pid)) throw new Error('the app exited when its window closed');
+  return pid;
 }

@@ -11,8 +11,9 @@
 // which no scheduler event announces); then "1 need sign-in" once the grant is
 // revoked at the authorization server (tokens live 6 s, so the scheduler
 // refreshes at every tick and finds out). Last, a cold start in the tray
-// (`--hidden`, as the login item starts it): the same summary, "Show MCP Auth"
-// maps the window and "Quit" ends the app with status 0. That launch is the
+// (`--hidden`, as the login item starts it): the same summary, no window and
+// no WebKit process until "Show MCP Auth" builds and maps the window, and
+// "Quit" ends the app with status 0. That launch is the
 // test's own child process (not WebDriver's), so its exit status can be read;
 // its output goes to logs/tray/hidden-app.log.
 import assert from 'node:assert/strict';
@@ -23,7 +24,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
   SCREENSHOT_DIR, byTestId, invoke, openAddPreview, processEnv, revokeRefreshToken, saveScreenshot, useApp, waitFor,
-  waitForFirstAccount,
+  waitForFirstAccount, webkitChildren,
 } from './harness.mjs';
 import { startStatusNotifierWatcher } from './sni.mjs';
 
@@ -156,10 +157,11 @@ describe('tray', () => {
       const item = await itemOf(child.pid);
       // The vault's state, read at start: the same line the last app showed.
       const menu = await waitForSummary(item, lastSummary ?? SUMMARY);
-      // Hidden: the window exists but is not mapped, and stays so.
-      await waitFor(() => appWindows(app.env, child.pid).length > 0, { message: 'the app window' });
+      // Hidden: no window at all, and so no web view and no WebKit process
+      // (the tray alone; a window is built when it is shown).
       for (let i = 0; i < 5; i++) {
-        assert.deepEqual(appWindows(app.env, child.pid).map((w) => w.mapState), ['IsUnMapped']);
+        assert.deepEqual(appWindows(app.env, child.pid), []);
+        assert.deepEqual(webkitChildren(child.pid), []);
         await new Promise((r) => setTimeout(r, 200));
       }
 

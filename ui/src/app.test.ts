@@ -152,7 +152,9 @@ describe("add server", () => {
     const preview = await el(root, "add-preview");
     expect($$(preview, "discovery-steps")[0]?.querySelectorAll("li")).toHaveLength(4);
     expect($(preview, "add-resource")?.textContent).toBe("https://mcp.example.com/mcp");
-    expect($(preview, "add-registration")?.textContent).toBe("Dynamic client registration");
+    expect($(preview, "add-registration")?.textContent).toContain("Dynamic client registration");
+    // Plain words: what the registration kind means.
+    expect($(preview, "add-registration")?.textContent).toContain("registers itself with the authorization server");
     const read = $(root, "scope-mcp:read") as HTMLInputElement;
     const write = $(root, "scope-mcp:write") as HTMLInputElement;
     expect(read.checked).toBe(true);
@@ -178,8 +180,9 @@ describe("add server", () => {
     const account = fx.account({ id: "n3w4cc01", subject: "carol@example.com", granted_scopes: ["mcp:read", "mcp:write"] });
     fake!.accounts.push(account);
     await fake!.finishSignIn({ account });
-    const banner = await el(root, "banner-success");
-    expect(banner.textContent).toContain("carol@example.com");
+    // One place per message: the result card, no banner repeating it.
+    expect((await el(root, "add-result")).textContent).toContain("carol@example.com");
+    expect($(root, "banner-success")).toBeNull();
     expect($(root, "signin-waiting")).toBeNull();
     expect((await el(root, "add-result")).textContent).toContain("mcp:write");
     // Later the grant is found gone: the result card follows the account.
@@ -196,8 +199,8 @@ describe("add server", () => {
     click((await el(root, "add-signin"))!);
     await el(root, "signin-waiting");
     await fake!.finishSignIn({ error: "the authorization server declined the sign-in: access_denied" });
-    expect((await el(root, "banner-error")).textContent).toContain("access_denied");
     expect((await el(root, "add-result-error")).textContent).toContain("access_denied");
+    expect($(root, "banner-error")).toBeNull(); // said once, in the card
   });
 
   it("cancels a waiting sign-in", async () => {
@@ -236,8 +239,8 @@ describe("add server", () => {
       {
         accounts: [],
         discoverSteps: [
-          { name: "MCP server", detail: "https://mcp.example.com/mcp asked for a token" },
-          { name: "Protected resource metadata", detail: "https://mcp.example.com/.well-known/… → resource" },
+          { name: "MCP server", detail: "https://mcp.example.com/mcp asked for a token", found: true },
+          { name: "Protected resource metadata", detail: "https://mcp.example.com/.well-known/… → resource", found: true },
         ],
         discoverDelayMs: 300,
         // A message the wording heuristics would place elsewhere: the backend's step wins.
@@ -261,6 +264,56 @@ describe("add server", () => {
     click($(root, "add-discover")!);
     await until(() => root.querySelector("#add-url-error"), "url error");
     expect(fake!.callsOf("discover")).toHaveLength(0);
+  });
+
+  it("assumes https:// for a URL without a scheme and says so; the note and errors go when the input changes", async () => {
+    const { root, fake } = await boot({ accounts: [] }, "#/add");
+    type(await el(root, "add-url"), "javascript:alert(1)");
+    click($(root, "add-discover")!);
+    await until(() => root.querySelector("#add-url-error"), "url error");
+    type($(root, "add-url")!, "mcp.example.com/mcp");
+    await until(() => !root.querySelector("#add-url-error"), "the error clears on input");
+    click($(root, "add-discover")!);
+    await el(root, "add-preview");
+    expect(fake!.callsOf("discover")[0]?.args.url).toBe("https://mcp.example.com/mcp");
+    expect($(root, "add-url-note")?.textContent).toContain("assumed https://");
+    expect(($(root, "add-url") as HTMLInputElement).value).toBe("https://mcp.example.com/mcp");
+    type($(root, "add-url")!, "https://other.example/mcp");
+    await until(() => !$(root, "add-url-note"), "the note clears on input");
+  });
+
+  it("says when there is already an account for the server, and adds a second one only on purpose", async () => {
+    const existing = fx.account();
+    const { root } = await boot({ accounts: [existing], discover: fx.preview({ existing_accounts: [existing.id] }) }, "#/add");
+    type(await el(root, "add-url"), "https://mcp.example.com/mcp");
+    click($(root, "add-discover")!);
+    const card = await el(root, "add-existing");
+    expect(card.textContent).toContain("You already have an account here");
+    expect(card.textContent).toContain(existing.name);
+    expect($(root, "add-signin")).toBeNull();
+    click($(root, "add-second-account")!);
+    await el(root, "add-signin");
+    expect($(root, "add-existing")).toBeNull();
+  });
+
+  it("opens the existing account from the preview", async () => {
+    const existing = fx.account();
+    const { root, app } = await boot({ accounts: [existing], discover: fx.preview({ existing_accounts: [existing.id] }) }, "#/add");
+    type(await el(root, "add-url"), "https://mcp.example.com/mcp");
+    click($(root, "add-discover")!);
+    click(await el(root, "add-open-existing"));
+    await until(() => app.route.screen === "detail", "detail");
+    expect(app.route).toEqual({ screen: "detail", id: existing.id });
+  });
+
+  it("marks a step the server published nothing for as absent, not as a tick", async () => {
+    const steps = fx.preview().steps.map((st, i) => (i === 1 ? { ...st, found: false, detail: "not published" } : st));
+    const { root } = await boot({ accounts: [], discover: fx.preview({ legacy: true, steps }) }, "#/add");
+    type(await el(root, "add-url"), "https://mcp.example.com/mcp");
+    click($(root, "add-discover")!);
+    const list = await el(root, "discovery-steps");
+    const states = [...list.querySelectorAll("li")].map((li) => li.dataset.state);
+    expect(states).toEqual(["done", "absent", "done", "done"]);
   });
 
   it("lets the user choose among several authorization servers", async () => {
@@ -349,6 +402,9 @@ describe("account detail", () => {
       expect(exchanges.textContent).toContain("POST https://auth.example.com/token → 200");
       expect(exchanges.textContent).toContain("refresh_token=[redacted]");
       expect(exchanges.textContent).toContain('"access_token": "[redacted]"');
+      // Header names that repeat are all shown (a keyed each on the name threw).
+      expect(exchanges.textContent).toContain("accept: application/json\naccept: text/event-stream");
+      expect(exchanges.textContent).toContain("vary: origin\nvary: accept");
       click($(root, "detail-reveal")!);
       const token = await el(root, "token-value");
       expect(token.textContent).toContain("eyJhbGciOiJSUzI1NiJ9");
@@ -393,6 +449,11 @@ describe("account detail", () => {
     await until(() => fake!.callsOf("refresh_now").length === 1, "refresh");
     click(await el(root, "detail-default"));
     await until(() => fake!.callsOf("set_default").length === 1, "default");
+    // Once default, it reads as a status (not a disabled button).
+    const status = await el(root, "detail-is-default");
+    expect(status.tagName).toBe("SPAN");
+    expect(status.textContent).toContain("Default for this server");
+    expect($(root, "detail-default")).toBeNull();
 
     click($(root, "detail-signout")!);
     expect(fake!.callsOf("sign_out")).toHaveLength(0);

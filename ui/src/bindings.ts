@@ -40,7 +40,12 @@ token_masked: string | null,
  */
 audience: string | null, };
 
-export type DiscoveryStep = { name: string, detail: string, };
+export type DiscoveryStep = { name: string, detail: string, 
+/**
+ * False when the server published nothing for this step and defaults
+ * stand in (a 2025-03-26 server's missing resource metadata).
+ */
+found: boolean, };
 
 export type DiscoveryStepEvent = { 
 /**
@@ -64,7 +69,12 @@ challenged_scopes: Array<string>, legacy: boolean,
 /**
  * Every step, in order, with what it found.
  */
-steps: Array<DiscoveryStep>, };
+steps: Array<DiscoveryStep>, 
+/**
+ * The accounts already signed in to this server (ids), so that a second
+ * one is made on purpose only.
+ */
+existing_accounts: Array<string>, };
 
 export type SignInOptions = { mcp_url: string, name: string | null, scopes: Array<string>, 
 /**
@@ -88,6 +98,28 @@ browser: string, authorization_url: string, };
 
 export type SignInFinished = { id: string | null, account: AccountView | null, error: string | null, };
 
+export type SignInProgress = { started: SignInStarted, 
+/**
+ * "add", "reauth" or "upgrade".
+ */
+purpose: string, 
+/**
+ * The account signed in again or upgraded.
+ */
+account_id: string | null, 
+/**
+ * Its granted scopes when the sign-in started.
+ */
+before: Array<string>, 
+/**
+ * The scopes asked for.
+ */
+asked: Array<string>, server_url: string, };
+
+export type MissedFinish = { progress: SignInProgress | null, event: SignInFinished, };
+
+export type WindowState = { sign_ins: Array<SignInProgress>, finished: Array<MissedFinish>, };
+
 export type UpgradeResult = { 
 /**
  * Granted by refresh; otherwise a browser sign-in was started.
@@ -102,7 +134,16 @@ export type MachineAccountOptions = { mcp_url: string, name: string | null, clie
  */
 private_key: string | null, signing_alg: string | null, scopes: Array<string>, };
 
-export type ExportPreview = { target: string, path: string, diff: string, unchanged: boolean, };
+export type ExportPreview = { target: string, path: string, diff: string, unchanged: boolean, 
+/**
+ * The command the entry runs: mcpauth's absolute path, or `mcpauth` when
+ * it was found neither beside the app nor on PATH.
+ */
+command: string, 
+/**
+ * False when the command was not found (the entry would not start).
+ */
+command_found: boolean, };
 
 export type ImportCandidateView = { source: string, name: string, url: string, config_path: string, signed_in: boolean, };
 

@@ -46,18 +46,21 @@ pub enum Command {
     },
     /// List accounts.
     List {
+        /// Print the result as JSON on stdout instead of text.
         #[arg(long)]
         json: bool,
     },
     /// Show an account (or all): scopes, expiry, refresh, storage.
     Status {
         account: Option<String>,
+        /// Print the result as JSON on stdout instead of text.
         #[arg(long)]
         json: bool,
     },
     /// Refresh an account's token now.
     Refresh {
         account: String,
+        /// Print the result as JSON on stdout instead of text.
         #[arg(long)]
         json: bool,
     },
@@ -69,6 +72,7 @@ pub enum Command {
     /// Sign out: revoke the tokens, then delete the account.
     Logout {
         account: String,
+        /// Print the result as JSON on stdout instead of text.
         #[arg(long)]
         json: bool,
     },
@@ -81,6 +85,7 @@ pub enum Command {
         url: String,
         #[arg(long)]
         authorization_server: Option<String>,
+        /// Print the result as JSON on stdout instead of text.
         #[arg(long)]
         json: bool,
     },
@@ -176,6 +181,7 @@ pub struct LoginArgs {
     pub grant: Grant,
     #[command(flatten)]
     pub client: ClientArgs,
+    /// Print the result as JSON on stdout instead of text.
     #[arg(long)]
     pub json: bool,
 }
@@ -226,6 +232,25 @@ pub fn completions(shell: clap_complete::Shell) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_json_flag_has_help() {
+        fn walk(command: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for arg in command.get_arguments() {
+                let id = arg.get_id().as_str();
+                if id != "help" && id != "version" && arg.get_help().is_none() {
+                    missing.push(format!("{path} {id}"));
+                }
+            }
+            for sub in command.get_subcommands() {
+                walk(sub, &format!("{path} {}", sub.get_name()), missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&Cli::command(), "mcpauth", &mut missing);
+        let json: Vec<_> = missing.iter().filter(|m| m.ends_with(" json")).collect();
+        assert!(json.is_empty(), "--json without help: {json:?}");
+    }
 
     #[test]
     fn parses_the_documented_forms() {

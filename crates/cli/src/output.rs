@@ -148,13 +148,33 @@ pub fn list(json: bool) -> Result<(), Failure> {
     }
     let now = now_secs();
     let mut out = std::io::stdout().lock();
+    // A name that is only the server URL again says nothing: "-".
+    let name_of = |a: &mcpauth_vault::Account| {
+        if a.name == a.server_url {
+            "-".to_string()
+        } else {
+            a.name.clone()
+        }
+    };
+    let width = accounts
+        .iter()
+        .map(|a| name_of(a).chars().count())
+        .max()
+        .unwrap_or(1)
+        .clamp(4, 32);
+    let _ = writeln!(
+        out,
+        "  {:<8}  {:<width$} {:<40} {:<16} STATUS",
+        "ID", "NAME", "SERVER", "SIGNED IN AS"
+    );
     for a in &accounts {
         let default = if a.is_default { "*" } else { " " };
         let who = a.subject.as_deref().unwrap_or("-");
         let _ = writeln!(
             out,
-            "{default} {}  {:<40} {:<16} {}",
+            "{default} {:<8}  {:<width$} {:<40} {:<16} {}",
             a.id,
+            name_of(a),
             a.server_url,
             who,
             status_text(&a.status, now)
@@ -375,6 +395,7 @@ pub async fn export(args: ExportArgs) -> Result<(), Failure> {
         )
     })?;
     let mut entry = Entry::for_account(&account, &own_command());
+    entry.account = vault.export_selector(&account);
     if let Some(name) = &args.name {
         entry.name = name.clone();
     }

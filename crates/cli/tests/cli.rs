@@ -83,6 +83,18 @@ async fn browser_sign_in_then_token_status_upgrade_refresh_logout() {
         .as_str()
         .expect("masked")
         .ends_with("****"));
+    // The list names the account (signed in with --account-name work).
+    let list = env.cmd().arg("list").output().expect("list");
+    let listed = String::from_utf8_lossy(&list.stdout);
+    let row = listed
+        .lines()
+        .find(|l| l.contains(&id))
+        .unwrap_or_else(|| panic!("no row for {id}:\n{listed}"));
+    assert!(row.contains(" work "), "the name is shown: {row}");
+    assert!(
+        listed.starts_with("  ID"),
+        "a header names the columns:\n{listed}"
+    );
     for args in [
         vec!["status"],
         vec!["status", "--json"],

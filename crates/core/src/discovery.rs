@@ -187,6 +187,22 @@ async fn probe_forms(http: &dyn HttpClient, mcp_url: &Url, first: Probe) -> Resu
     Ok(first)
 }
 
+/// What an answer that is neither a challenge nor an MCP answer says, and
+/// what an MCP server's URL usually looks like.
+fn not_mcp_reason(status: u16, noun: &str) -> String {
+    let found = match status {
+        404 | 410 => "nothing is at this path".to_string(),
+        405 => "this path does not take MCP's POST requests".to_string(),
+        500..=599 => "the server failed; it may be down just now".to_string(),
+        _ => "that is not how an MCP server answers".to_string(),
+    };
+    format!(
+        "it answered HTTP {status} to an MCP {noun} ({found}). An MCP server's URL is usually \
+         its endpoint, such as https://mcp.example.com/mcp (or …/sse for older servers): \
+         check the address the server's documentation gives"
+    )
+}
+
 /// Ends the session an answered probe opened (Streamable HTTP: DELETE with
 /// the session id), so a server that signs in lazily keeps no stray session.
 /// A server may refuse it (405); nothing more is owed then.
@@ -302,7 +318,7 @@ pub async fn discover_reporting(
         status => {
             return Err(Error::NotAnOAuthMcpServer {
                 url: url.to_string(),
-                reason: format!("it answered HTTP {status} to an MCP {}", probe.form.noun()),
+                reason: not_mcp_reason(status, probe.form.noun()),
             })
         }
     };

@@ -118,3 +118,55 @@ async fn a_probe_redirect_to_another_origin_is_refused_and_not_followed() {
     let reached = elsewhere.received_requests().await.unwrap_or_default();
     assert!(reached.is_empty(), "nothing was sent to the other origin");
 }
+
+#[tokio::test]
+async fn a_server_that_is_not_running_gets_an_error_that_says_what_to_check() {
+    // Port 1 on loopback: nothing listens there, so the connection is refused.
+    let http = mcpauth_core::http::ReqwestHttp::new().expect("client");
+    let error = discover(&http, "http://127.0.0.1:1/mcp", &DiscoverOptions::default())
+        .await
+        .expect_err("nothing answers");
+    let text = error.to_string();
+    assert!(matches!(error, Error::Transport { .. }), "{error:?}");
+    assert!(
+        text.contains("cannot reach 127.0.0.1:1: is the server running? Check the URL"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn a_url_that_is_not_an_mcp_server_gets_what_was_found_and_what_an_mcp_url_looks_like() {
+    // A web site: every request form gets 404 (no MCP endpoint at this path).
+    let server = MockServer::start().await;
+    Mock::given(wiremock::matchers::any())
+        .respond_with(ResponseTemplate::new(404).set_body_string("<html>Not Found</html>"))
+        .mount(&server)
+        .await;
+    let http = RecordingHttp::new();
+    let error = discover(
+        &http,
+        &format!("{}/docs", server.uri()),
+        &DiscoverOptions::default(),
+    )
+    .await
+    .expect_err("not an MCP server");
+    let text = error.to_string();
+    assert!(
+        matches!(error, Error::NotAnOAuthMcpServer { .. }),
+        "{error:?}"
+    );
+    assert!(
+        text.contains("HTTP 404") && text.contains("nothing is at this path"),
+        "{text}"
+    );
+    assert!(
+        text.contains("such as https://mcp.example.com/mcp"),
+        "{text}"
+    );
+    // Nothing but the probe's forms went there: no metadata, no authorization server.
+    let urls = http.urls();
+    assert!(
+        !urls.is_empty() && urls.iter().all(|u| u.ends_with("/docs")),
+        "{urls:?}"
+    );
+}

@@ -16,6 +16,9 @@ pub struct ImportCandidate {
     pub name: String,
     pub url: String,
     pub config_path: PathBuf,
+    /// The account an entry MCP Auth wrote names (`mcpauth token X` or
+    /// `mcpauth proxy X`): such an entry works only while X resolves.
+    pub mcpauth_account: Option<String>,
 }
 
 /// The files each client keeps its servers in, with the key that holds them.
@@ -63,12 +66,41 @@ fn entry_url(entry: &Value) -> Option<String> {
         .map(str::to_string)
 }
 
-fn servers_in(value: &Value) -> Vec<(String, String)> {
+/// The account selector of an entry that runs mcpauth: the word after `token`
+/// in a Claude Code `headersHelper` (`mcpauth token X --format …`), or after
+/// `proxy` in the arguments of a command named mcpauth.
+fn mcpauth_account(entry: &Value) -> Option<String> {
+    let runs_mcpauth = |command: &str| {
+        let file = command.rsplit(['/', '\\']).next().unwrap_or(command);
+        file == "mcpauth" || file == "mcpauth.exe"
+    };
+    if let Some(helper) = entry.get("headersHelper").and_then(Value::as_str) {
+        let words: Vec<&str> = helper.split_whitespace().collect();
+        if let [command, "token", account, ..] = words.as_slice() {
+            if runs_mcpauth(command.trim_matches(['\'', '"'])) {
+                return Some(account.trim_matches(['\'', '"']).to_string());
+            }
+        }
+    }
+    let command = entry.get("command").and_then(Value::as_str)?;
+    let args: Vec<&str> = entry
+        .get("args")?
+        .as_array()?
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    match args.as_slice() {
+        ["proxy", account, ..] if runs_mcpauth(command) => Some(account.to_string()),
+        _ => None,
+    }
+}
+
+fn servers_in(value: &Value) -> Vec<(String, String, Option<String>)> {
     let mut out = Vec::new();
     let mut collect = |map: Option<&serde_json::Map<String, Value>>| {
         for (name, entry) in map.into_iter().flatten() {
             if let Some(url) = entry_url(entry) {
-                out.push((name.clone(), url));
+                out.push((name.clone(), url, mcpauth_account(entry)));
             }
         }
     };
@@ -94,13 +126,14 @@ pub fn remote_servers(home: &Path, config_dir: &Path) -> Vec<ImportCandidate> {
             tracing::info!(path = %path.display(), "not valid JSON; skipped for import");
             continue;
         };
-        for (name, url) in servers_in(&value) {
+        for (name, url, mcpauth_account) in servers_in(&value) {
             if !out.iter().any(|c| c.source == source && c.url == url) {
                 out.push(ImportCandidate {
                     source: source.to_string(),
                     name,
                     url,
                     config_path: path.clone(),
+                    mcpauth_account,
                 });
             }
         }
@@ -134,6 +167,28 @@ mod tests {
             "// comments are fine\n{\"servers\": {\"gh\": {\"type\": \"http\", \"url\": \"https://api.githubcopilot.com/mcp/\",},},}",
         );
         write(home.join(".cursor/mcp.json"), "not json");
+        write(
+            home.join(".claude-entries.json"),
+            r#"{"mcpServers": {
+                "ours": {"type": "http", "url": "https://h/mcp", "headersHelper": "'/usr/bin/mcpauth' token a1b2 --format headers-json"},
+                "proxied": {"command": "/opt/mcpauth", "args": ["proxy", "https://h/mcp"]},
+                "other": {"command": "npx", "args": ["proxy", "https://h/mcp"]}}}"#,
+        );
+        let entries =
+            parse(&std::fs::read_to_string(home.join(".claude-entries.json")).expect("read"))
+                .expect("json");
+        let named: Vec<Option<String>> = servers_in(&entries)
+            .into_iter()
+            .map(|(_, _, a)| a)
+            .collect();
+        assert_eq!(
+            named,
+            [
+                Some("a1b2".to_string()),
+                Some("https://h/mcp".to_string()),
+                None
+            ]
+        );
         let found = remote_servers(&home, &config);
         let pairs: Vec<(&str, &str)> = found
             .iter()

@@ -270,6 +270,17 @@ impl Vault {
         }
     }
 
+    /// How an entry written for another tool should name `account`: its server
+    /// URL when that selects this account (the server's only or default one),
+    /// so that after a sign-out a new sign-in to the server serves the entry
+    /// again; else its id, which stays exact.
+    pub fn export_selector(&self, account: &Account) -> String {
+        match self.account(&account.server_url) {
+            Ok(found) if found.id == account.id => account.server_url.clone(),
+            _ => account.id.clone(),
+        }
+    }
+
     /// The activity log of an account, oldest first.
     pub fn activity(&self, id: &str) -> Result<Vec<Activity>> {
         self.db().activity(id)

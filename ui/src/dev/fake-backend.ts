@@ -20,6 +20,7 @@ import type {
   SignInStarted,
   SignOutResult,
   UpgradeResult,
+  WindowState,
 } from "../bindings";
 import * as fx from "./fixtures";
 
@@ -38,6 +39,8 @@ export interface FakeOptions {
   settings?: Settings;
   info?: AppInfo;
   pendingLink?: SignInLink | null;
+  /** What window_state answers: the sign-ins a closed window left. */
+  windowState?: WindowState;
   /** Commands that reject with this error. */
   failures?: Record<string, AppError>;
   /** Milliseconds every command waits (for the mock page). */
@@ -180,6 +183,8 @@ export function installFakeBackend(opts: FakeOptions = {}): FakeBackend {
       path: (path as string | null) ?? `/home/alice/project/.${target as string}.json`,
       diff: `--- a/.mcp.json\n+++ b/.mcp.json\n@@ -1,3 +1,9 @@\n {\n-  "mcpServers": {}\n+  "mcpServers": {\n+    "example": {\n+      "type": "http",\n+      "url": "https://mcp.example.com/mcp",\n+      "headersHelper": "mcpauth token a1b2c3d4 --format headers-json"\n+    }\n+  }\n }\n`,
       unchanged: false,
+      command: "/usr/bin/mcpauth",
+      command_found: true,
     }),
     export_write: ({ path }) => `Wrote ${path as string}`,
     copy_token: () => null,
@@ -210,6 +215,8 @@ export function installFakeBackend(opts: FakeOptions = {}): FakeBackend {
       return l;
     },
     pending_notices: () => [],
+    window_state: () => opts.windowState ?? { sign_ins: [], finished: [] },
+    remember_route: () => null,
   };
 
   mockIPC(

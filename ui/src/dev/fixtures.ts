@@ -68,10 +68,19 @@ export function detail(a: AccountView, over: Partial<AccountDetail> = {}): Accou
           {
             method: "POST",
             url: "https://auth.example.com/token",
-            request_headers: [["content-type", "application/x-www-form-urlencoded"]],
+            // A name may repeat (older records sent two Accept headers; answers repeat Vary).
+            request_headers: [
+              ["content-type", "application/x-www-form-urlencoded"],
+              ["accept", "application/json"],
+              ["accept", "text/event-stream"],
+            ],
             request_body: "grant_type=refresh_token\nrefresh_token=[redacted]\nresource=https://mcp.example.com/mcp",
             status: 200,
-            response_headers: [["content-type", "application/json"]],
+            response_headers: [
+              ["content-type", "application/json"],
+              ["vary", "origin"],
+              ["vary", "accept"],
+            ],
             response_body: '{\n  "access_token": "[redacted]",\n  "token_type": "Bearer"\n}',
             error: null,
             ms: 42,
@@ -107,17 +116,20 @@ export function preview(over: Partial<DiscoveryPreview> = {}): DiscoveryPreview 
     challenged_scopes: ["mcp:read"],
     legacy: false,
     steps: [
-      { name: "MCP server", detail: "https://mcp.example.com/mcp asked for a token (scope mcp:read)" },
+      { name: "MCP server", detail: "https://mcp.example.com/mcp asked for a token (scope mcp:read)", found: true },
       {
         name: "Protected resource metadata",
         detail: "https://mcp.example.com/.well-known/oauth-protected-resource/mcp → resource https://mcp.example.com/mcp",
+        found: true,
       },
       {
         name: "Authorization server",
         detail: "https://auth.example.com (https://auth.example.com/.well-known/oauth-authorization-server)",
+        found: true,
       },
-      { name: "Client registration", detail: "dynamic" },
+      { name: "Client registration", detail: "dynamic", found: true },
     ],
+    existing_accounts: [],
     ...over,
   };
 }

@@ -23,6 +23,7 @@ import type {
   StartupMark,
   UpgradeResult,
   VaultChange,
+  WindowState,
 } from "../bindings";
 import { NO_BACKEND, NO_BACKEND_MESSAGE, toAppError } from "./errors";
 
@@ -82,6 +83,10 @@ export const api = {
     call<void>("first_render", { accounts, marks }),
   pendingLink: () => call<SignInLink | null>("pending_link"),
   pendingNotices: () => call<string[]>("pending_notices"),
+  /** What a closed window left: sign-ins in progress and how others ended. Events come to this page from now on. */
+  windowState: () => call<WindowState>("window_state"),
+  /** The screen shown now, for the window built after this one closes. */
+  rememberRoute: (hash: string) => call<null>("remember_route", { hash }),
 };
 
 export type Api = typeof api;

@@ -189,6 +189,20 @@ export function describeUpgrade(o: UpgradeOutcome): string {
 }
 
 /** The registration kind in words. */
+/** What a client registration kind means, for someone who never met the term. */
+export function registrationHint(kind: string): string {
+  switch (kind) {
+    case "pre_registered":
+      return "the authorization server registers no apps itself: you need the client id it gave you";
+    case "metadata_document":
+      return "MCP Auth names itself by a URL that describes it, so nothing needs registering first";
+    case "dynamic":
+      return "MCP Auth registers itself with the authorization server as it signs you in";
+    default:
+      return "";
+  }
+}
+
 export function registrationLabel(kind: string): string {
   switch (kind) {
     case "pre_registered":

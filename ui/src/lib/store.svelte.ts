@@ -9,6 +9,7 @@ import type {
   Settings,
   SignInFinished,
   SignInLink,
+  SignInProgress,
   SignInStarted,
   VaultChange,
 } from "../bindings";
@@ -31,6 +32,10 @@ export interface Banner {
   lines?: string[];
   /** A button that opens a screen. */
   action?: { label: string; route: Route };
+  /** The screen it belongs to (routeHash); it goes when another screen opens. */
+  screen?: string;
+  /** Shown on every screen until dismissed (an account needing a new sign-in). */
+  sticky?: boolean;
 }
 
 /** Why a browser sign-in was started. */
@@ -69,6 +74,19 @@ export interface AddPrefill {
 
 let nextId = 1;
 
+/** The backend's record of a sign-in in progress, as the store keeps it. */
+function pendingOf(p: SignInProgress): PendingSignIn {
+  const purpose: SignInPurpose = p.purpose === "upgrade" || p.purpose === "reauth" ? p.purpose : "add";
+  return {
+    started: p.started,
+    purpose,
+    accountId: p.account_id,
+    before: p.before,
+    asked: p.asked,
+    serverUrl: p.server_url,
+  };
+}
+
 export class AppState {
   route = $state<Route>({ screen: "accounts" });
   accounts = $state<AccountView[]>([]);
@@ -101,6 +119,8 @@ export class AppState {
   async start(): Promise<void> {
     const onHash = () => {
       this.route = parseRoute(location.hash);
+      this.#dropOtherScreensBanners();
+      this.#rememberRoute();
     };
     window.addEventListener("hashchange", onHash);
     this.#unlisten.push(() => window.removeEventListener("hashchange", onHash));
@@ -135,6 +155,9 @@ export class AppState {
     const failed = subscriptions.find((s) => s.status === "rejected");
     if (failed) this.error("Cannot listen to the app's events", failed.reason);
     mark("listening");
+    this.#rememberRoute();
+    // Before anything else: from this call on, events come to this page.
+    await this.resumeWindow();
     // A fallback for changes no event announced (e.g. another process refreshed).
     this.#timers.push(setInterval(() => void this.loadAccounts(true), 30_000));
 
@@ -162,8 +185,42 @@ export class AppState {
 
   go(route: Route): void {
     this.route = route;
+    this.#dropOtherScreensBanners();
     const hash = routeHash(route);
     if (typeof location !== "undefined" && location.hash !== hash) location.hash = hash;
+    this.#rememberRoute();
+  }
+
+  /** A banner is about the screen it was shown on: it does not follow the user to the next one. */
+  #dropOtherScreensBanners(): void {
+    const here = routeHash(this.route);
+    if (this.banners.some((b) => !b.sticky && b.screen !== here)) {
+      this.banners = this.banners.filter((b) => b.sticky || b.screen === here);
+    }
+  }
+
+  /** Tells the backend the screen shown, so that a window built after this one closes opens on it. */
+  #rememberRoute(): void {
+    if (this.backend) void api.rememberRoute(routeHash(this.route)).catch(() => {});
+  }
+
+  /**
+   * Picks up what a closed window left: the sign-in it waited for, and the
+   * sign-ins that finished while no window was open (their banners).
+   */
+  async resumeWindow(): Promise<void> {
+    let state;
+    try {
+      state = await api.windowState();
+    } catch {
+      return; // an older backend, or none: nothing to resume
+    }
+    for (const missed of state.finished) {
+      if (missed.progress) this.signIn = pendingOf(missed.progress);
+      this.signInFinished(missed.event);
+    }
+    const waiting = state.sign_ins.at(-1);
+    if (waiting && !this.signIn) this.signIn = pendingOf(waiting);
   }
 
   /** Opens Add server with a URL filled in, and runs discovery when asked. */
@@ -176,6 +233,7 @@ export class AppState {
 
   notify(kind: BannerKind, title: string, more: Omit<Banner, "id" | "kind" | "title"> = {}): number {
     const id = nextId++;
+    more = { screen: routeHash(this.route), ...more };
     // A new success or notice replaces the older ones (they are stale by now);
     // errors, warnings and refusals stay until dismissed. Newest first, at most five.
     const calm = (k: BannerKind) => k === "success" || k === "info";
@@ -269,6 +327,7 @@ export class AppState {
         this.notify("warning", title, {
           text: change.message ?? undefined,
           action: { label: "Open", route: { screen: "detail", id: change.account } },
+          sticky: true,
         });
       }
     }
@@ -364,12 +423,22 @@ export class AppState {
     void this.loadAccounts(true);
     this.vaultVersion++;
 
+    // One place per message: the screen that started the sign-in shows how it
+    // ended in its own card; a banner only when that screen is not open.
+    const shownInline =
+      ours !== null &&
+      (purpose === "add"
+        ? this.route.screen === "add"
+        : this.route.screen === "detail" && this.route.id === accountId);
+
     if (ev.error !== null || !ev.account) {
       const message = ev.error ?? "The sign-in ended without an account.";
       this.lastFinished = { purpose, accountId, account: null, error: message, outcome: null };
-      this.notify("error", purpose === "upgrade" ? "The scope upgrade failed" : "Sign-in failed", {
-        text: message,
-      });
+      if (!shownInline) {
+        this.notify("error", purpose === "upgrade" ? "The scope upgrade failed" : "Sign-in failed", {
+          text: message,
+        });
+      }
       return;
     }
 
@@ -379,6 +448,7 @@ export class AppState {
       outcome = describeUpgrade(upgradeOutcome(ours.before, account.granted_scopes, ours.asked));
     }
     this.lastFinished = { purpose, accountId: account.id, account, error: null, outcome };
+    if (shownInline) return;
     const who = subjectLabel(account.subject, account.kind);
     const title =
       purpose === "upgrade"

@@ -132,3 +132,56 @@ describe("start-up", () => {
     expect(at("navigation start")).toBeLessThanOrEqual(times[0]!);
   });
 });
+
+describe("a window built again", () => {
+  const progress = (id: string, purpose = "add") => ({
+    started: fx.started({ id }),
+    purpose,
+    account_id: null,
+    before: [],
+    asked: ["mcp:read"],
+    server_url: "https://mcp.example.com/mcp",
+  });
+
+  it("waits again for the sign-in the closed window waited for", async () => {
+    installFakeBackend({ accounts: [], windowState: { sign_ins: [progress("s-9")], finished: [] } });
+    const app = new AppState(true);
+    await app.resumeWindow();
+    expect(app.signIn?.started.id).toBe("s-9");
+    expect(app.signIn?.purpose).toBe("add");
+  });
+
+  it("shows how a sign-in that finished while no window was open ended", async () => {
+    installFakeBackend({
+      accounts: [],
+      windowState: {
+        sign_ins: [],
+        finished: [{ progress: progress("s-1", "reauth"), event: { id: "s-1", account: null, error: "access_denied" } }],
+      },
+    });
+    const app = new AppState(true);
+    await app.resumeWindow();
+    expect(app.signIn).toBeNull();
+    expect(app.lastFinished).toMatchObject({ purpose: "reauth", error: "access_denied" });
+    expect(app.banners[0]).toMatchObject({ kind: "error", text: "access_denied" });
+  });
+});
+
+describe("banners", () => {
+  it("belong to the screen they were shown on; an account needing sign-in follows everywhere", () => {
+    installFakeBackend({ accounts: [] });
+    const app = new AppState(true);
+    app.go({ screen: "settings" });
+    app.notify("warning", "Settings saved");
+    app.vaultChanged({ kind: "needs_sign_in", account: "a1b2c3d4", message: "revoked" } as never);
+    app.notify("success", "Signed out", { screen: "#/accounts" });
+    expect(app.banners.map((b) => b.title)).toContain("Settings saved");
+    app.go({ screen: "accounts" });
+    const titles = app.banners.map((b) => b.title);
+    expect(titles).not.toContain("Settings saved");
+    expect(titles).toContain("Signed out");
+    expect(titles.some((t) => t.includes("needs a new sign-in"))).toBe(true);
+    app.go({ screen: "add" });
+    expect(app.banners.map((b) => b.title)).toEqual([expect.stringContaining("needs a new sign-in")]);
+  });
+});

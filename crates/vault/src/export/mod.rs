@@ -76,8 +76,11 @@ impl fmt::Display for Target {
 pub struct Entry {
     /// The server entry key.
     pub name: String,
-    /// The MCP Auth account the entry hands tokens for.
-    pub account_id: String,
+    /// How the entry names the MCP Auth account it hands tokens for: the
+    /// server URL when that picks this account (its server's only or default
+    /// account), so that a new sign-in to the server serves the entry again
+    /// after a sign-out; else the account id.
+    pub account: String,
     /// The MCP server URL (Claude Code connects to it directly).
     pub server_url: String,
     /// How to run mcpauth, usually "mcpauth" or an absolute path.
@@ -134,7 +137,7 @@ impl Entry {
         };
         Self {
             name,
-            account_id: account.id.clone(),
+            account: account.id.clone(),
             server_url: account.server_url.clone(),
             command: command.to_string(),
         }
@@ -324,7 +327,7 @@ enum Field {
 
 /// The entry's fields in the order the clients' documentation writes them.
 fn entry_fields(target: Target, entry: &Entry) -> Vec<(&'static str, Field)> {
-    let proxy_args = || Field::List(vec!["proxy".to_string(), entry.account_id.clone()]);
+    let proxy_args = || Field::List(vec!["proxy".to_string(), entry.account.clone()]);
     match target {
         Target::ClaudeCode => vec![
             ("type", Field::Str("http".to_string())),
@@ -334,7 +337,7 @@ fn entry_fields(target: Target, entry: &Entry) -> Vec<(&'static str, Field)> {
                 Field::Str(format!(
                     "{} token {} --format headers-json",
                     shell_word(&entry.command),
-                    shell_word(&entry.account_id)
+                    shell_word(&entry.account)
                 )),
             ),
         ],

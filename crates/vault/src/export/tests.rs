@@ -24,7 +24,7 @@ fn fixtures() -> Vec<(Target, String)> {
 fn entry(account: &str) -> Entry {
     Entry {
         name: "linear-work".to_string(),
-        account_id: account.to_string(),
+        account: account.to_string(),
         server_url: "https://mcp.linear.app/mcp".to_string(),
         command: "mcpauth".to_string(),
     }
