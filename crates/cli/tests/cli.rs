@@ -355,7 +355,14 @@ async fn export_to_every_client_keeps_their_files_intact() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let id = env.only_account()["id"].as_str().expect("id").to_string();
+    let account = env.only_account();
+    let id = account["id"].as_str().expect("id").to_string();
+    // The server's only account: entries name it by the server URL, so a new
+    // sign-in to the server serves them again after a sign-out.
+    let selector = account["server_url"]
+        .as_str()
+        .expect("server_url")
+        .to_string();
     let fixtures: Vec<(String, PathBuf)> = std::fs::read_dir(fixture(""))
         .expect("fixtures")
         .flatten()
@@ -400,7 +407,7 @@ async fn export_to_every_client_keeps_their_files_intact() {
         assert!(out.status.success(), "{target}: {stderr}");
         assert!(stderr.contains("+++"), "a diff is shown: {stderr}");
         let written = std::fs::read_to_string(&path).expect("read");
-        assert!(written.contains(&id), "{target}: {written}");
+        assert!(written.contains(&selector), "{target}: {written}");
         // Every original line survives (comments, other servers, formatting).
         for line in original
             .lines()
@@ -441,7 +448,7 @@ async fn export_to_every_client_keeps_their_files_intact() {
     let written = std::fs::read_to_string(env.home.join("export-claude-code/claude-code.mcp.json"))
         .expect("read");
     assert!(
-        written.contains(&format!("token {id} --format headers-json")),
+        written.contains(&format!("token {selector} --format headers-json")),
         "{written}"
     );
     // Without --yes and without a "y" on stdin, nothing is written.

@@ -177,16 +177,18 @@ mod tests {
         let entries =
             parse(&std::fs::read_to_string(home.join(".claude-entries.json")).expect("read"))
                 .expect("json");
-        let named: Vec<Option<String>> = servers_in(&entries)
+        let mut named: Vec<(String, Option<String>)> = servers_in(&entries)
             .into_iter()
-            .map(|(_, _, a)| a)
+            .map(|(name, _, account)| (name, account))
             .collect();
+        named.sort();
+        let some = |s: &str| Some(s.to_string());
         assert_eq!(
             named,
             [
-                Some("a1b2".to_string()),
-                Some("https://h/mcp".to_string()),
-                None
+                ("other".to_string(), None),
+                ("ours".to_string(), some("a1b2")),
+                ("proxied".to_string(), some("https://h/mcp")),
             ]
         );
         let found = remote_servers(&home, &config);
