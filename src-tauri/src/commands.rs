@@ -161,20 +161,14 @@ pub async fn discover(
         .and_then(|c| c.scope.clone())
         .map(|s| s.split_whitespace().map(str::to_string).collect())
         .unwrap_or_default();
-    let canonical = url::Url::parse(&found.mcp_url)
-        .map(|u| mcpauth_core::discovery::canonical_resource(&u))
-        .unwrap_or_default();
-    let existing_accounts = state
-        .vault
-        .list()?
-        .iter()
-        .filter(|a| a.serves(&canonical))
-        .map(|a| a.id.clone())
-        .collect();
+    let existing_accounts = match url::Url::parse(&found.mcp_url) {
+        Ok(u) => state.vault.serving(&u)?.into_iter().map(|a| a.id).collect(),
+        Err(_) => Vec::new(),
+    };
     let mut steps = steps.into_inner().unwrap_or_else(|e| e.into_inner());
     let registration_step = DiscoveryStep {
         name: STEP_NAMES[3].into(),
-        detail: registration_detail(registration).into(),
+        detail: registration.replace('_', " "),
         found: true,
     };
     emit_step(&app, request.as_deref(), steps.len(), &registration_step);
@@ -197,23 +191,6 @@ pub async fn discover(
         steps,
         existing_accounts,
     })
-}
-
-/// The registration a sign-in will use, in words a new user can follow.
-fn registration_detail(registration: &str) -> &'static str {
-    match registration {
-        "metadata_document" => {
-            "a Client ID Metadata Document: MCP Auth names itself by a URL that \
-             describes it, so nothing needs registering first"
-        }
-        "dynamic" => {
-            "dynamic registration: MCP Auth registers itself with the authorization server"
-        }
-        _ => {
-            "pre-registered: the authorization server registers no clients itself; \
-             enter the client id it gave you under Advanced"
-        }
-    }
 }
 
 /// Sends a resolved discovery step to the front end that asked with `request`.

@@ -74,37 +74,38 @@ fn children(parent: u32, comm: &str) -> Vec<i32> {
     };
     dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
         .filter(|pid| {
-            std::fs::read_to_string(format!("/proc/{pid}/stat"))
-                .is_ok_and(|stat| parse_stat(&stat) == Some((comm, parent)))
+            std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+                parse_stat(&stat).is_some_and(|s| s.name == comm && s.ppid == parent)
+            })
         })
         .collect()
 }
 
-/// The command name and parent pid of a `/proc/<pid>/stat` line. The name is
-/// in parentheses and may itself hold spaces and parentheses.
-fn parse_stat(stat: &str) -> Option<(&str, u32)> {
+/// The fields of a `/proc/<pid>/stat` line this needs.
+#[derive(Debug, PartialEq, Eq)]
+struct Stat<'a> {
+    name: &'a str,
+    /// One letter: R, S, D, Z (ended, not yet reaped), …
+    state: &'a str,
+    ppid: u32,
+}
+
+/// The name is in parentheses and may itself hold spaces and parentheses.
+fn parse_stat(stat: &str) -> Option<Stat<'_>> {
     let open = stat.find('(')?;
     let close = stat.rfind(')')?;
     let name = stat.get(open + 1..close)?;
     let mut rest = stat.get(close + 1..)?.split_whitespace();
-    let _state = rest.next()?;
+    let state = rest.next()?;
     let ppid = rest.next()?.parse().ok()?;
-    Some((name, ppid))
+    Some(Stat { name, state, ppid })
 }
 
 /// Whether the process still runs (a zombie has ended: its parent, WebKit,
 /// reaps it).
 fn alive(pid: i32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|stat| {
-            let close = stat.rfind(')')?;
-            stat.get(close + 1..)?
-                .split_whitespace()
-                .next()
-                .map(|s| s != "Z")
-        })
-        .unwrap_or(false)
+        .is_ok_and(|stat| parse_stat(&stat).is_some_and(|s| s.state != "Z"))
 }
 
 /// The two system calls this needs; libc has no safe wrapper for either.
@@ -162,12 +163,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_stat_line_gives_its_name_and_parent() {
+    fn a_stat_line_gives_its_name_state_and_parent() {
+        let stat = |name, state, ppid| Some(Stat { name, state, ppid });
         assert_eq!(
             parse_stat("4242 (WebKitNetworkPr) S 17 4242 17 0 -1"),
-            Some(("WebKitNetworkPr", 17))
+            stat("WebKitNetworkPr", "S", 17)
         );
-        assert_eq!(parse_stat("7 (a) b) (c) R 1 7"), Some(("a) b) (c", 1)));
+        assert_eq!(parse_stat("7 (a) b) (c) Z 1 7"), stat("a) b) (c", "Z", 1));
         assert_eq!(parse_stat("garbage"), None);
     }
 

@@ -231,6 +231,14 @@ mod tests {
         }
     }
 
+    /// The sign-in id of the `i`-th missed ending in `state`.
+    fn missed_id(state: &WindowState, i: usize) -> Option<&str> {
+        state.finished[i]
+            .progress
+            .as_ref()
+            .map(|p| p.started.id.as_str())
+    }
+
     fn finished(id: Option<&str>) -> SignInFinished {
         SignInFinished {
             id: id.map(str::to_string),
@@ -252,13 +260,7 @@ mod tests {
         assert_eq!(state.sign_ins.len(), 1, "a is still in progress");
         assert_eq!(state.sign_ins[0].started.id, "a");
         assert_eq!(state.finished.len(), 1);
-        assert_eq!(
-            state.finished[0]
-                .progress
-                .as_ref()
-                .map(|p| p.started.id.as_str()),
-            Some("b")
-        );
+        assert_eq!(missed_id(&state, 0), Some("b"));
         // Now a page listens: the next ending is sent, not kept, and kept ones went once.
         assert!(memory.finished(&finished(Some("a"))));
         let again = memory.take_state();
@@ -276,13 +278,7 @@ mod tests {
         assert!(!memory.finished(&finished(None)));
         let state = memory.take_state();
         assert!(state.sign_ins.is_empty());
-        assert_eq!(
-            state.finished[0]
-                .progress
-                .as_ref()
-                .map(|p| p.started.id.as_str()),
-            Some("b")
-        );
+        assert_eq!(missed_id(&state, 0), Some("b"));
     }
 
     #[test]

@@ -1004,3 +1004,16 @@ export async function closeWindow(app) {
   if (!app.appPids().includes(pid)) throw new Error('the app exited when its window closed');
   return pid;
 }
+
+/** The X windows of process `pid` titled "MCP Auth", with their map state (IsViewable, IsUnMapped, …). */
+export function appWindows(env, pid) {
+  const tree = execFileSync('xwininfo', ['-root', '-tree'], { env, encoding: 'utf8' });
+  const out = [];
+  for (const [, id] of tree.matchAll(/^\s*(0x[0-9a-f]+) "MCP Auth":/gm)) {
+    const prop = execFileSync('xprop', ['-id', id, '_NET_WM_PID'], { env, encoding: 'utf8' });
+    if (Number(prop.match(/= (\d+)/)?.[1]) !== pid) continue;
+    const info = execFileSync('xwininfo', ['-id', id], { env, encoding: 'utf8' });
+    out.push({ id, mapState: info.match(/Map State: (\w+)/)?.[1] });
+  }
+  return out;
+}

@@ -17,31 +17,18 @@
 // test's own child process (not WebDriver's), so its exit status can be read;
 // its output goes to logs/tray/hidden-app.log.
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { closeSync, openSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
-  SCREENSHOT_DIR, byTestId, invoke, openAddPreview, processEnv, revokeRefreshToken, saveScreenshot, useApp, waitFor,
+  SCREENSHOT_DIR, appWindows, byTestId, invoke, openAddPreview, processEnv, revokeRefreshToken, saveScreenshot, useApp, waitFor,
   waitForFirstAccount, webkitChildren,
 } from './harness.mjs';
 import { startStatusNotifierWatcher } from './sni.mjs';
 
 const SUMMARY = /^MCP Auth: /;
-
-/** The X windows of process `pid` titled "MCP Auth", with their map state (IsViewable, IsUnMapped, …). */
-function appWindows(env, pid) {
-  const tree = execFileSync('xwininfo', ['-root', '-tree'], { env, encoding: 'utf8' });
-  const out = [];
-  for (const [, id] of tree.matchAll(/^\s*(0x[0-9a-f]+) "MCP Auth":/gm)) {
-    const prop = execFileSync('xprop', ['-id', id, '_NET_WM_PID'], { env, encoding: 'utf8' });
-    if (Number(prop.match(/= (\d+)/)?.[1]) !== pid) continue;
-    const info = execFileSync('xwininfo', ['-id', id], { env, encoding: 'utf8' });
-    out.push({ id, mapState: info.match(/Map State: (\w+)/)?.[1] });
-  }
-  return out;
-}
 
 describe('tray', () => {
   let sni;

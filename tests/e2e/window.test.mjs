@@ -10,24 +10,14 @@
 // … on #/screen", sent by the page once its list is painted), the X screen
 // and the processes. Memory figures are bench/app.sh's (BENCHMARKS.md).
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { byTestId, closeWindow, useApp, waitFor, webkitChildren } from './harness.mjs';
+import { appWindows, byTestId, closeWindow, useApp, waitFor, webkitChildren } from './harness.mjs';
 import { startStatusNotifierWatcher } from './sni.mjs';
 
-/** The X windows of process `pid` titled "MCP Auth" that are mapped. */
-function viewableWindows(env, pid) {
-  const tree = execFileSync('xwininfo', ['-root', '-tree'], { env, encoding: 'utf8' });
-  let n = 0;
-  for (const [, id] of tree.matchAll(/^\s*(0x[0-9a-f]+) "MCP Auth":/gm)) {
-    const prop = execFileSync('xprop', ['-id', id, '_NET_WM_PID'], { env, encoding: 'utf8' });
-    if (Number(prop.match(/= (\d+)/)?.[1]) !== pid) continue;
-    if (/Map State: IsViewable/.test(execFileSync('xwininfo', ['-id', id], { env, encoding: 'utf8' }))) n++;
-  }
-  return n;
-}
+/** How many of the app's windows are mapped (shown). */
+const viewableWindows = (env, pid) => appWindows(env, pid).filter((w) => w.mapState === 'IsViewable').length;
 
 describe('the window closes to the tray and opens again', () => {
   let sni;

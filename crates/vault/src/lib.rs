@@ -241,14 +241,15 @@ impl Vault {
         if let Some(account) = self.db().get(selector)? {
             return Ok(account);
         }
-        let accounts = self.list()?;
-        let by_url: Vec<&Account> = match mcpauth_core::http::parse_url(selector) {
-            Ok(url) => {
-                let canonical = canonical_resource(&url);
-                accounts.iter().filter(|a| a.serves(&canonical)).collect()
+        let accounts = match mcpauth_core::http::parse_url(selector) {
+            Ok(url) => self.serving(&url)?,
+            Err(_) => {
+                let mut all = self.list()?;
+                all.retain(|a| a.name == selector);
+                all
             }
-            Err(_) => accounts.iter().filter(|a| a.name == selector).collect(),
         };
+        let by_url: Vec<&Account> = accounts.iter().collect();
         match by_url.as_slice() {
             [] => Err(Error::UnknownAccount {
                 selector: selector.to_string(),
@@ -268,6 +269,15 @@ impl Vault {
                         .join(", "),
                 }),
         }
+    }
+
+    /// The accounts for the MCP server at `url` (compared by its canonical
+    /// resource, SPEC §3.3), in list order.
+    pub fn serving(&self, url: &url::Url) -> Result<Vec<Account>> {
+        let canonical = canonical_resource(url);
+        let mut accounts = self.list()?;
+        accounts.retain(|a| a.serves(&canonical));
+        Ok(accounts)
     }
 
     /// How an entry written for another tool should name `account`: its server
