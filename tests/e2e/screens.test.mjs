@@ -132,6 +132,49 @@ describe('screens, tried as a new user would', () => {
     await resize(b, DEFAULT_SIZE);
   });
 
+  it('a notice that comes or goes, or a ticked box, moves nothing on the screen', async () => {
+    const b = app.browser;
+    await b.execute((id) => { location.hash = `#/account/${id}`; }, account.id);
+    await byTestId(b, 'detail-upgrade').waitForDisplayed({ timeout: 10_000 });
+    // Where every control of the screen is drawn in the content pane (a click
+    // that scrolls a box into view moves no control against the page).
+    const layout = () => b.execute(() => {
+      const out = {};
+      const pane = document.getElementById('main');
+      for (const el of document.querySelectorAll('#main .content button, #main .content input, #main .content h2, #main .content h3')) {
+        const r = el.getBoundingClientRect();
+        out[el.dataset.testid || el.id || `${el.tagName}:${el.textContent.trim().slice(0, 30)}`] = [Math.round(r.left), Math.round(r.top + pane.scrollTop)];
+      }
+      return out;
+    });
+    const moved = (a, z) => Object.keys(a).filter((k) => k in z && String(a[k]) !== String(z[k])).map((k) => `${k} ${a[k]} → ${z[k]}`);
+    const still = await layout();
+
+    await app.launchSecondInstance('mcpauth://oauth/callback?code=stolen&state=forged');
+    const banner = byTestId(b, 'banner-unsolicited');
+    await banner.waitForDisplayed({ timeout: 20_000 });
+    const r = await b.execute(() => {
+      const el = document.querySelector('[data-testid="banner-unsolicited"]').getBoundingClientRect();
+      return { top: el.top, bottom: el.bottom, height: innerHeight };
+    });
+    assert.ok(r.top >= 0 && r.bottom <= r.height, `the notice is in the window: ${JSON.stringify(r)}`);
+    assert.deepEqual(moved(still, await layout()), [], 'nothing moved when the notice came');
+    await banner.$('button.close').click();
+    await waitFor(async () => !(await b.execute(() => !!document.querySelector('[data-testid="banner-unsolicited"]'))), {
+      message: 'the notice to go when dismissed',
+    });
+    assert.deepEqual(moved(still, await layout()), [], 'nothing moved when the notice went');
+
+    const boxes = await b.execute(() =>
+      [...document.querySelectorAll('#main form input[type="checkbox"]')].map((el) => el.dataset.testid));
+    assert.ok(boxes.length > 0, 'the account has scopes to ask for');
+    for (const box of boxes) {
+      await byTestId(b, box).click();
+      assert.deepEqual(moved(still, await layout()), [], `nothing moved when ${box} was ticked`);
+      await byTestId(b, box).click();
+    }
+  });
+
   it('an export runs mcpauth by its absolute path and names the server URL', async () => {
     const b = app.browser;
     await b.execute((id) => { location.hash = `#/account/${id}`; }, account.id);
