@@ -30,6 +30,8 @@ NO_COLOR=1 FORCE_COLOR=0 npm --prefix ui test --silent 2>&1 | sed 's/\x1b\[[0-9;
 ui_passed=$(awk '/^ *Tests / {for (i = 1; i <= NF; i++) if ($i == "passed") print $(i-1)}' "$LOG_DIR/vitest.log" | head -n 1)
 ui_failed=$(awk '/^ *Tests / {for (i = 1; i <= NF; i++) if ($i == "failed" || $i == "failed,") print $(i-1)}' "$LOG_DIR/vitest.log" | head -n 1)
 [ -n "$ui_passed" ] || { tail -n 40 "$LOG_DIR/vitest.log" >&2; ui_failed=${ui_failed:-1}; }
+# What a failed test saw (each failure prints the page it waited on).
+[ "${ui_failed:-0}" -eq 0 ] || sed -n '/Failed Tests/,$p' "$LOG_DIR/vitest.log" | head -n 400 >&2
 
 step "clippy (libraries, command-line tool and app)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
@@ -81,6 +83,10 @@ e2e_failed=$(awk '/^ℹ fail/ {print $3}' "$LOG_DIR/e2e.log")
 if [ -z "$e2e_passed" ]; then
   tail -n 60 "$LOG_DIR/e2e.log" >&2
   e2e_failed=1
+elif [ "${e2e_failed:-0}" -gt 0 ]; then
+  # Each failure with what it saw (page text, app log tail; screenshots in
+  # tests/e2e/screenshots, logs in tests/e2e/logs).
+  sed -n '/^✖ failing tests:/,$p' "$LOG_DIR/e2e.log" | head -n 400 >&2
 fi
 
 step "the IPC bindings are current"

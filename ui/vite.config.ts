@@ -34,5 +34,10 @@ export default defineConfig(({ mode }) => ({
     environment: "jsdom",
     include: ["src/**/*.test.ts"],
     restoreMocks: true,
+    // Bounds for a loaded 2-core machine (a CI runner, a build beside the
+    // tests): the tests wait for conditions (app.test.ts `until`, 10 s by the
+    // clock), and a test is given room for such a wait and its mount.
+    testTimeout: 30_000,
+    hookTimeout: 120_000,
   },
 }));
