@@ -51,7 +51,8 @@ impl Servers {
         let dir = servers_dir();
         assert!(
             dir.join("node_modules").is_dir(),
-            "tests/servers has no node_modules: run `npm ci --prefix tests/servers` (scripts/setup.sh does it)"
+            "{} has no node_modules: run `npm ci --prefix tests/servers` (scripts/setup.sh does it)",
+            dir.display()
         );
         let mut child = Command::new("node")
             .arg(dir.join("start.mjs"))
@@ -105,8 +106,16 @@ impl Servers {
     }
 }
 
+/// `tests/servers` of the checkout whose tests run. `cargo test` names the
+/// package being tested at run time (every package sits in `crates/<name>`);
+/// the path compiled into this library is only the fallback: with one target
+/// directory shared by two checkouts (a CI clone beside the working copy),
+/// Cargo may reuse a build of this crate made in the other one.
 fn servers_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/servers")
+    let package = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    package.join("../../tests/servers")
 }
 
 /// The shared instance, started once per test binary; it exits when this
