@@ -229,6 +229,20 @@ mainApp.get('/__test/requests', (req, res) => {
 });
 // Token validation for the MCP servers in other processes (Python, Rust).
 mountVerify(mainApp, { path: '/__test/verify', issuer, jwksUri: `${issuer}/jwks`, fetchTimeoutMs });
+// The authorization server down while the MCP servers stay up (an outage of
+// the identity provider): POST /__test/outage {"down": true} closes every
+// connection to the token endpoint unanswered, {"down": false} ends it. The
+// count of requests refused so shows what reached the server meanwhile.
+const outage = { down: false, refused: 0 };
+mainApp.post('/__test/outage', express.json(), (req, res) => {
+  outage.down = req.body?.down === true;
+  res.json(outage);
+});
+mainApp.use((req, res, next) => {
+  if (!outage.down || req.path !== '/token') return next();
+  outage.refused += 1;
+  req.socket.destroy();
+});
 mainApp.use(mainProvider.callback());
 
 // Tenant AS: only under /tenant1. Root well-known URLs fall to express's 404.

@@ -461,7 +461,26 @@ impl Vault {
                 what: "tokens",
             });
         }
-        let updated = self.refresh_locked(&account, bundle.as_ref()).await?;
+        let updated = match self.refresh_locked(&account, bundle.as_ref()).await {
+            Ok(updated) => updated,
+            // A refresh ahead of expiry that failed for a passing reason (the
+            // authorization server down, say) costs the caller nothing while
+            // the token it has is still valid: the refresh is tried again on a
+            // later call and by the scheduler.
+            Err(e) if matches!(freshness, Freshness::IfDue) && is_passing(&e) => {
+                match bundle.filter(|b| {
+                    b.expires_at
+                        .is_some_and(|exp| now_secs() + STILL_VALID_SECS < exp)
+                }) {
+                    Some(bundle) => {
+                        tracing::warn!(account = %account.id, error = %e, "refresh failed; the access token is still valid, so it serves meanwhile");
+                        return Ok(AccessToken::new(bundle.access_token.clone()));
+                    }
+                    None => return Err(e),
+                }
+            }
+            Err(e) => return Err(e),
+        };
         // Just written by this process (and so in memory); the keyring otherwise.
         let bundle = match self.cached_bundle(&updated.id, updated.generation) {
             Some(bundle) => bundle,
@@ -937,6 +956,15 @@ impl Vault {
         self.repair_record(&account, &bundle, false)?;
         Ok(())
     }
+}
+
+/// How long a token must still be valid to serve when its refresh failed:
+/// room for the request it is sent with.
+const STILL_VALID_SECS: i64 = 10;
+
+/// A failure that passes (the server unreachable or busy), not a refusal.
+fn is_passing(e: &Error) -> bool {
+    matches!(e, Error::Protocol(p) if p.is_transient())
 }
 
 /// Exponential back-off with jitter, or the server's Retry-After (capped).
