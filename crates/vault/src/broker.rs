@@ -455,7 +455,19 @@ impl Vault {
             return Ok(AccessToken::new(bundle.access_token.clone()));
         }
         if bundle.is_none() && account.kind == AccountKind::User {
-            // Not the server's doing: the keyring lost the item, or this is another keyring.
+            // Not the server's doing: the item was deleted from the keyring
+            // (in Seahorse, say), or this is another keyring. Nothing can renew
+            // the grant without its refresh token: the account says so.
+            let reason = "the keyring no longer holds this account's tokens (deleted in a keyring \
+                          manager, or this is another keyring); sign in again"
+                .to_string();
+            self.db().set_status(
+                &account.id,
+                &AccountStatus::NeedsSignIn {
+                    reason: reason.clone(),
+                },
+                Some(&activity("error", reason)),
+            )?;
             return Err(Error::SecretMissing {
                 account: account.id.clone(),
                 what: "tokens",

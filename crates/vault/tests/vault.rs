@@ -649,3 +649,61 @@ async fn plaintext_storage_only_when_asked_and_it_says_so() {
     assert!(plain.token_bundle(&account.id).expect("read").is_some());
     assert!(home.join("secrets.insecure.json").exists());
 }
+
+/// A keyring item deleted behind MCP Auth's back, as a user would in
+/// Seahorse (here with `secret-tool`, on the same Secret Service): the
+/// account says it needs a sign-in and why; the other account keeps working.
+#[tokio::test]
+async fn a_keyring_item_deleted_behind_our_back_needs_a_sign_in_and_spares_the_others() {
+    let t = test_vault();
+    let lost = sign_in(&t.vault, current(), "gina", SignInRequest::default()).await;
+    let kept = sign_in(&t.vault, current(), "hugo", SignInRequest::default()).await;
+    let status = std::process::Command::new("secret-tool")
+        .args([
+            "clear",
+            "service",
+            &t.service,
+            "username",
+            &format!("{}/tokens", lost.id),
+        ])
+        .status()
+        .expect("secret-tool");
+    assert!(status.success(), "secret-tool clear");
+
+    // Another process (a proxy, the app) reading the vault afresh.
+    let other =
+        mcpauth_vault::Vault::open(support::options(&t.home, &t.service, &t.http)).expect("open");
+    let error = other
+        .token(&lost.id)
+        .await
+        .expect_err("no tokens, no token");
+    assert!(
+        matches!(error, Error::SecretMissing { .. }),
+        "a clear error: {error}"
+    );
+    assert!(error.to_string().contains("sign in again"), "{error}");
+    match other.account(&lost.id).expect("the account stays").status {
+        AccountStatus::NeedsSignIn { reason } => {
+            assert!(reason.contains("keyring no longer holds"), "{reason}")
+        }
+        other => panic!("expected needs sign-in, found {other:?}"),
+    }
+    let again = other.token(&lost.id).await.expect_err("still none");
+    assert!(
+        again.to_string().contains("keyring no longer holds"),
+        "{again}"
+    );
+
+    assert_eq!(other.list().expect("list").len(), 2, "nothing else lost");
+    let token = other
+        .token(&kept.id)
+        .await
+        .expect("the other account works");
+    assert_eq!(
+        Some(token.secret().to_string()),
+        other
+            .token_bundle(&kept.id)
+            .expect("read")
+            .map(|b| b.access_token.clone())
+    );
+}
