@@ -20,6 +20,7 @@
 
 import { emitStdout, logger } from './log.mjs'; // must stay the first import
 
+import { createPublicKey } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
@@ -222,6 +223,32 @@ mainApp.delete('/__test/clients/:id', async (req, res) => {
   }
   await clientStore.destroy(req.params.id);
   return res.json({ deleted: req.params.id });
+});
+// A client registered elsewhere and carried here (the upgrade test's clients,
+// made by an earlier run of these servers): PUT /__test/clients/<client_id>
+// {"client_secret": "..."} or {"private_key_pem": "..."} stores a
+// client_credentials client with that secret, or the public half of that key.
+mainApp.put('/__test/clients/:id', express.json({ limit: '64kb' }), async (req, res) => {
+  const { client_secret: clientSecret, private_key_pem: pem } = req.body ?? {};
+  const base = {
+    client_id: req.params.id, grant_types: ['client_credentials'], response_types: [], redirect_uris: [],
+  };
+  let metadata;
+  if (typeof clientSecret === 'string') {
+    metadata = { ...base, client_secret: clientSecret, token_endpoint_auth_method: 'client_secret_basic' };
+  } else if (typeof pem === 'string') {
+    let jwk;
+    try {
+      jwk = createPublicKey(pem).export({ format: 'jwk' });
+    } catch (e) {
+      return res.status(400).json({ error: `not a private key: ${e.message}` });
+    }
+    metadata = { ...base, token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [{ ...jwk, use: 'sig' }] } };
+  } else {
+    return res.status(400).json({ error: 'give "client_secret" or "private_key_pem"' });
+  }
+  await new (memoryAdapter(issuer))('Client').upsert(req.params.id, metadata);
+  return res.json({ registered: req.params.id });
 });
 mainApp.get('/__test/requests', (req, res) => {
   res.json({ count: requestLog.length, requests: requestLog });
