@@ -81,10 +81,20 @@ impl Error {
         path: &std::path::Path,
         e: impl std::fmt::Display,
     ) -> Self {
+        let mut message = e.to_string();
+        // Say what to do about the two a user can mend.
+        if message.contains("Read-only file system") {
+            message.push_str(
+                "; the MCP Auth home must be writable to record a refresh or a sign-in \
+                 (or set MCPAUTH_HOME to a writable directory); tokens already held are still served",
+            );
+        } else if message.contains("No space left") {
+            message.push_str("; free some space on that disk and try again");
+        }
         Self::Io {
             what,
             path: path.display().to_string(),
-            message: e.to_string(),
+            message,
         }
     }
 }

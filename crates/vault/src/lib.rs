@@ -146,8 +146,16 @@ fn create_private_dir(path: &Path) -> Result<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))
-            .map_err(|e| Error::io("cannot restrict", path, e))?;
+        // Only when needed: a home that is already private but read-only (a
+        // read-only mount) must still open, so the grants in it stay usable.
+        let mode = std::fs::metadata(path)
+            .map_err(|e| Error::io("cannot read", path, e))?
+            .permissions()
+            .mode();
+        if mode & 0o077 != 0 {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))
+                .map_err(|e| Error::io("cannot restrict", path, e))?;
+        }
     }
     Ok(())
 }

@@ -375,3 +375,90 @@ state=$("$PROBE" check "$id" 2>&1); echo "state=$state"
     assert!(before < after && after < again, "{stdout}");
     assert!(stdout.contains("state=usable"), "{stdout}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_read_only_home_during_a_refresh_keeps_the_grant_and_names_the_path() {
+    let t = test_vault();
+    let account = sign_in(
+        &t.vault,
+        mcpauth_testkit::servers().mcp("current"),
+        "ro",
+        SignInRequest::default(),
+    )
+    .await;
+    let id = account.id.clone();
+    let before = t.vault.token_bundle(&id).expect("read").expect("tokens");
+    let dir = std::env::temp_dir().join(unique("mcpauth-read-only"));
+    std::fs::create_dir_all(dir.join("home")).expect("dir");
+    // In a private mount namespace: a copy of the vault's home, mounted
+    // read-only over itself (root ignores file modes, a read-only mount not).
+    let script = format!(
+        r#"
+set -u
+cp -a "$SOURCE"/. "$RO"/
+mount --bind "$RO" "$RO" && mount -o remount,bind,ro "$RO" || {{ echo "cannot mount read-only"; exit 3; }}
+export MCPAUTH_HOME="$RO"
+touch "$RO/probe-write" 2>/dev/null && echo "writable=yes" || echo "writable=no"
+echo "token=$("$PROBE" token {id} 1 2>&1)"
+"$PROBE" refresh {id} >/dev/null 2>"$RO/../err-refresh" ; echo "refresh_rc=$?"
+echo "refresh_err=$(cat "$RO/../err-refresh")"
+echo "token_after=$("$PROBE" token {id} 1 2>&1)"
+mount -o remount,bind,rw "$RO"
+echo "after=$("$PROBE" check {id} 2>&1)"
+"#
+    );
+    let out = tokio::time::timeout(
+        Duration::from_secs(120),
+        Command::new("unshare")
+            .args(["-rm", "bash", "-c", &script])
+            .env("RO", dir.join("home"))
+            .env("SOURCE", &t.home)
+            .env("MCPAUTH_KEYRING_SERVICE", &t.service)
+            .env("PROBE", probe())
+            .stdin(Stdio::null())
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("no hang")
+    .expect("unshare (util-linux) is installed");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let shown = stdout.replace(&before.access_token, "<the token>");
+    eprintln!("{shown}\n{}", String::from_utf8_lossy(&out.stderr));
+    let field = |name: &str| -> String {
+        stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}=")))
+            .unwrap_or_else(|| panic!("no {name} in\n{shown}"))
+            .to_string()
+    };
+    assert!(out.status.success(), "{shown}");
+    assert_eq!(field("writable"), "no", "the home was read-only");
+    // The grant in hand keeps working: the valid token is served.
+    assert!(
+        field("token") == before.access_token,
+        "the valid token is served from a read-only home: {}",
+        field("token").replace(&before.access_token, "<the token>")
+    );
+    // A refresh cannot be recorded: refused, naming the path and the cause.
+    assert_ne!(field("refresh_rc"), "0", "{shown}");
+    let refresh_err = field("refresh_err");
+    let home = dir.join("home");
+    assert!(
+        refresh_err.contains(&home.display().to_string()) && refresh_err.contains("read-only"),
+        "the message names the read-only home: {refresh_err}"
+    );
+    assert!(
+        !refresh_err.contains(&before.access_token),
+        "no secret in the message"
+    );
+    // And still served after the failed refresh: nothing was spent or lost.
+    assert!(
+        field("token_after") == before.access_token,
+        "still served after the failed refresh: {}",
+        field("token_after").replace(&before.access_token, "<the token>")
+    );
+    // Writable again: refreshes, record and keyring agree.
+    assert_eq!(field("after"), "usable", "{shown}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
