@@ -116,23 +116,6 @@ fn account_from_row(row: &Row<'_>) -> rusqlite::Result<Account> {
     })
 }
 
-/// The schema version in the file's header (SQLite's `user_version`, four
-/// big-endian bytes at offset 60), read without opening the database; None
-/// when there is no file or it is not an SQLite database (SQLite then says so).
-fn header_user_version(path: &Path) -> Option<usize> {
-    use std::io::Read;
-    let mut header = [0u8; 100];
-    std::fs::File::open(path)
-        .ok()?
-        .read_exact(&mut header)
-        .ok()?;
-    if !header.starts_with(b"SQLite format 3\0") {
-        return None;
-    }
-    let version = u32::from_be_bytes([header[60], header[61], header[62], header[63]]);
-    usize::try_from(version).ok()
-}
-
 fn newer_schema(path: &Path, version: usize) -> Error {
     Error::Database {
         path: path.display().to_string(),
@@ -147,17 +130,22 @@ fn newer_schema(path: &Path, version: usize) -> Error {
 impl Db {
     /// Opens (creating and migrating) the database at `path`.
     pub fn open(path: &Path) -> Result<Self> {
-        // A newer schema is refused before SQLite opens the file, so this
-        // release takes no lock on it and makes no `-wal`/`-shm` files beside
-        // it while a newer MCP Auth may have it open.
-        if let Some(version) = header_user_version(path) {
-            if version > MIGRATIONS.len() {
-                return Err(newer_schema(path, version));
-            }
-        }
         let conn = Connection::open(path).map_err(|e| Error::db(path, e))?;
         conn.busy_timeout(Duration::from_secs(10))
             .map_err(|e| Error::db(path, e))?;
+        // A newer schema is refused before this release changes anything in
+        // the file (its journal mode, a migration). The version is read
+        // through SQLite, never from the file's header by hand: closing a
+        // descriptor of our own on the database drops the POSIX locks SQLite
+        // holds on it for this process's other connections, and another
+        // process can then corrupt it (seen: "database disk image is malformed"
+        // after a sign-in was killed beside an open vault).
+        let version: usize = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(|e| Error::db(path, e))?;
+        if version > MIGRATIONS.len() {
+            return Err(newer_schema(path, version));
+        }
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(|e| Error::db(path, e))?;
         conn.pragma_update(None, "synchronous", "NORMAL")
@@ -182,8 +170,8 @@ impl Db {
         let version: usize = tx
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .map_err(|e| Error::db(&self.path, e))?;
-        // Checked again here: the header above is stale while another
-        // process's log holds a newer schema that is not checkpointed yet.
+        // Checked again under the write lock: a newer release may have
+        // migrated the file since the read in `open`.
         if version > MIGRATIONS.len() {
             return Err(newer_schema(&self.path, version));
         }
