@@ -6,6 +6,7 @@ pub mod hostile;
 pub mod mcp_mock;
 pub mod raw_http;
 mod recording;
+pub mod relay;
 mod servers;
 
 pub use recording::RecordingHttp;
