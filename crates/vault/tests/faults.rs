@@ -215,6 +215,7 @@ async fn a_full_disk_fails_cleanly_and_loses_nothing() {
     )
     .await;
     let id = account.id.clone();
+    let before = t.vault.token_bundle(&id).expect("read").expect("tokens");
     let full = std::env::temp_dir().join(unique("mcpauth-full-disk"));
     std::fs::create_dir_all(full.join("home")).expect("dir");
     // In a private mount namespace (root or not): a 2 MiB tmpfs holding a copy of
@@ -227,8 +228,10 @@ cp -a "$SOURCE"/. "$FULL"/
 export MCPAUTH_HOME="$FULL"
 dd if=/dev/zero of="$FULL/filler" bs=4096 >/dev/null 2>&1
 echo "free=$(df --output=avail "$FULL" | tail -1)"
+echo "token=$("$PROBE" token {id} 1 2>&1)"
 "$PROBE" refresh {id} >/dev/null 2>"$FULL/../err-refresh" ; echo "refresh_rc=$?"
 echo "refresh_err=$(cat "$FULL/../err-refresh")"
+echo "token_after=$("$PROBE" token {id} 1 2>&1)"
 "$PROBE" sign-in "$MCP" eve >/dev/null 2>"$FULL/../err-signin" ; echo "signin_rc=$?"
 echo "signin_err=$(cat "$FULL/../err-signin")"
 rm -f "$FULL/filler"
@@ -255,16 +258,26 @@ echo "accounts=$("$PROBE" list | grep -o '"id"' | wc -l)"
     .expect("no hang")
     .expect("unshare (util-linux) is installed");
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-    eprintln!("{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    let shown = stdout.replace(&before.access_token, "<the token>");
+    eprintln!("{shown}\n{}", String::from_utf8_lossy(&out.stderr));
     let field = |name: &str| -> String {
         stdout
             .lines()
             .find_map(|l| l.strip_prefix(&format!("{name}=")))
-            .unwrap_or_else(|| panic!("no {name} in\n{stdout}"))
+            .unwrap_or_else(|| panic!("no {name} in\n{shown}"))
             .to_string()
     };
-    assert!(out.status.success(), "{stdout}");
-    assert!(field("free").trim() == "0", "the disk was full: {stdout}");
+    assert!(out.status.success(), "{shown}");
+    assert!(field("free").trim() == "0", "the disk was full: {shown}");
+    // The grant in hand is served on the full disk, before and after the
+    // refresh that could not be recorded.
+    for when in ["token", "token_after"] {
+        assert!(
+            field(when) == before.access_token,
+            "{when}: the valid token is served from a full disk: {}",
+            field(when).replace(&before.access_token, "<the token>")
+        );
+    }
     // Refusals that say what is wrong.
     assert_ne!(
         field("refresh_rc"),
@@ -273,8 +286,14 @@ echo "accounts=$("$PROBE" list | grep -o '"id"' | wc -l)"
     );
     let refresh_err = field("refresh_err");
     assert!(
-        refresh_err.contains("full") || refresh_err.contains("space"),
-        "the message names the full disk: {refresh_err}"
+        refresh_err.contains("disk is full")
+            && refresh_err.contains("free some space")
+            && refresh_err.contains(&full.join("home").display().to_string()),
+        "the message names the full disk, its path and what to do: {refresh_err}"
+    );
+    assert!(
+        !refresh_err.contains(&before.access_token),
+        "no secret in the message"
     );
     assert_ne!(field("signin_rc"), "0");
     let signin_err = field("signin_err");
@@ -283,10 +302,10 @@ echo "accounts=$("$PROBE" list | grep -o '"id"' | wc -l)"
         "{signin_err}"
     );
     // With space again: the account works, nothing half-written, no half account.
-    assert_eq!(field("after"), "usable", "{stdout}");
-    assert_eq!(field("refresh_after_rc"), "0", "{stdout}");
-    assert_eq!(field("after_refresh"), "usable", "{stdout}");
-    assert_eq!(field("accounts").trim(), "1", "{stdout}");
+    assert_eq!(field("after"), "usable", "{shown}");
+    assert_eq!(field("refresh_after_rc"), "0", "{shown}");
+    assert_eq!(field("after_refresh"), "usable", "{shown}");
+    assert_eq!(field("accounts").trim(), "1", "{shown}");
     let _ = std::fs::remove_dir_all(&full);
 }
 
