@@ -162,6 +162,7 @@ async fn a_network_that_stays_down_fails_that_call_alone_and_the_session_goes_on
     let message = answer["error"]["message"].as_str().unwrap_or_else(|| {
         panic!("the call is answered with a JSON-RPC error while the network is down: {answer}")
     });
+    eprintln!("the call's error while the network was down: {message}");
     assert!(
         message.contains("reconnect"),
         "the error says the stream was lost and could not be resumed: {message}"
@@ -177,7 +178,8 @@ async fn a_network_that_stays_down_fails_that_call_alone_and_the_session_goes_on
     relay.restore();
     let next = proxy.call(echo(2, "back again")).await;
     assert_eq!(next["result"]["content"][0]["text"], "back again", "{next}");
-    proxy.finish().await;
+    let stderr = proxy.finish().await;
+    eprintln!("the proxy's log:\n{stderr}");
 
     let requests = open_requests(&servers).await;
     assert_eq!(

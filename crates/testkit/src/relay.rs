@@ -149,8 +149,11 @@ async fn relay(shared: Arc<Shared>, client: TcpStream) {
         if let Some(pass) = cut_at {
             let _ = client_write.write_all(&chunk[..pass.min(n)]).await;
             let _ = client_write.flush().await;
-            // Every handle on the client's socket goes; the last one resets it.
+            // Every handle on the client's socket goes, with no orderly
+            // shutdown first (a dropped write half would send one); the last
+            // one resets the connection.
             reset(&control);
+            client_write.forget();
             upward.abort();
             let _ = upward.await;
             return;
