@@ -8,8 +8,9 @@
 # PART is one of
 #   all    scripts/test.sh, the whole test command (README.md)
 #   rust   the Rust tests that start processes or count time: the vault's
-#          processes.rs and faults.rs, the CLI's proxy, proxy_faults and
-#          network tests (in a private D-Bus session with a fresh keyring)
+#          processes.rs and faults.rs, the CLI's proxy, proxy_faults,
+#          proxy_network, proxy_load and network tests (in a private D-Bus
+#          session with a fresh keyring)
 #   ui     the front end's Vitest suite
 #
 # Every run's last lines go to $SOAK_LOG (default target/soak.log, or the
@@ -34,7 +35,7 @@ if ! command -v stress-ng >/dev/null; then
 fi
 
 cores=$(nproc)
-RUST_TESTS=(-p mcpauth-vault -p mcpauth-cli --test processes --test faults --test proxy --test proxy_faults --test network)
+RUST_TESTS=(-p mcpauth-vault -p mcpauth-cli --test processes --test faults --test proxy --test proxy_faults --test proxy_network --test proxy_load --test network)
 # Everything is built (and installed) once, unloaded: the soak is about the
 # tests, not about how long a loaded build takes.
 scripts/setup.sh
