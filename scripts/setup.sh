@@ -33,6 +33,9 @@ PACKAGES=(
   # The desktop's colour scheme as the app reads it (tests/e2e/theme.test.mjs):
   # gsettings → dconf → xdg-desktop-portal(-gtk) → org.freedesktop.appearance.
   dconf-gsettings-backend gsettings-desktop-schemas xdg-desktop-portal-gtk
+  # A desktop notification server whose notifications a test can click
+  # (dunstctl action): tests/e2e/notifications.test.mjs.
+  dunst
   # `python3 -m venv` for tests/servers/.venv (Debian splits it out of python3).
   python3-venv
 )

@@ -7,6 +7,7 @@ pub mod dto;
 mod links;
 #[cfg(target_os = "linux")]
 mod memory;
+mod notify;
 mod startup;
 mod state;
 mod window;
@@ -15,7 +16,6 @@ use tauri::menu::{Menu, MenuItem, PredefinedMenuItem};
 use tauri::tray::TrayIconBuilder;
 use tauri::{AppHandle, Emitter, Manager};
 use tauri_plugin_deep_link::DeepLinkExt;
-use tauri_plugin_notification::NotificationExt;
 
 use mcpauth_vault::scheduler::{self, VaultEvent};
 
@@ -133,12 +133,7 @@ fn start_scheduler(app: &AppHandle) {
                 event = events.recv() => match event {
                     Ok(event) => {
                         if let VaultEvent::NeedsSignIn { account, reason } = &event {
-                            let _ = app
-                                .notification()
-                                .builder()
-                                .title("MCP Auth: sign in again")
-                                .body(format!("Account {account} needs a new sign-in: {reason}"))
-                                .show();
+                            notify::needs_sign_in(&app, account, reason);
                         }
                         update_tray(&app);
                         let _ = app.emit("vault-changed", dto::VaultChange::from(&event));

@@ -148,6 +148,28 @@ pub fn show(app: &AppHandle) {
     }
 }
 
+/// Shows the main window on `route` (a location hash of ours, `#/account/…`):
+/// a new window opens there, an open one goes there.
+pub fn show_at(app: &AppHandle, route: &str) {
+    let memory = app.state::<WindowMemory>();
+    if !is_route_hash(route) {
+        return show(app);
+    }
+    memory.remember_route(route);
+    let handle = app.clone();
+    let route = route.to_string();
+    let shown = app.run_on_main_thread(move || {
+        if let Some(window) = current(&handle) {
+            let json = serde_json::to_string(&route).unwrap_or_else(|_| "\"\"".into());
+            let _ = window.eval(format!("location.hash={json};"));
+        }
+        show_now(&handle);
+    });
+    if let Err(e) = shown {
+        eprintln!("mcpauth-app: cannot open the window: {e}");
+    }
+}
+
 fn show_now(app: &AppHandle) {
     let window = match current(app) {
         Some(window) => window,

@@ -4,9 +4,14 @@
 // the account. Tokens live 6 s, so the scheduler refreshes right away; the
 // refresh token is revoked at the authorization server first.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { describe, it } from 'node:test';
-import { byTestId, invoke, openAddPreview, revokeRefreshToken, useApp, waitFor, waitForFirstAccount } from './harness.mjs';
+import { execFileSync, spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import {
+  byTestId, closeWindow, invoke, openAddPreview, revokeRefreshToken, useApp, waitFor, waitForFirstAccount,
+} from './harness.mjs';
+import { startStatusNotifierWatcher } from './sni.mjs';
 
 describe('notifications', () => {
   const app = useApp({ servers: { args: ['--access-token-ttl', '6'] } });
@@ -49,5 +54,58 @@ describe('notifications', () => {
     } finally {
       monitor.kill();
     }
+  });
+});
+
+// A click on the notification while the window is closed: the desktop's
+// notification server (dunst, a real one, on the test's session bus and X
+// display) reports the click as ActionInvoked(id, "default"), and the app
+// builds its window on the account the notification named. WebDriver cannot
+// follow a rebuilt window, so the new window's screen is read from the app's
+// log ("window reopened: … on #/account/<id>", sent once its page painted).
+describe('a notification clicked while the window is closed', () => {
+  let sni;
+  let dunst;
+  before(async () => {
+    sni = await startStatusNotifierWatcher();
+  });
+  const app = useApp({ servers: { args: ['--access-token-ttl', '6'] }, env: { MCPAUTH_LOG: 'info' } });
+  after(async () => {
+    dunst?.kill();
+    await sni?.stop();
+  });
+
+  const dunstctl = (...args) => execFileSync('dunstctl', args, { env: app.env, encoding: 'utf8' }).trim();
+  const reopened = () => readFileSync(join(app.logDir, 'driver.log'), 'utf8').match(/window reopened: .*/g) ?? [];
+
+  it('opens the window on the account that needs a sign-in', async () => {
+    // Popups at the bottom left, away from the app's window.
+    const config = join(app.logDir, 'dunstrc');
+    writeFileSync(config, '[global]\norigin = bottom-left\noffset = 0x0\n');
+    dunst = spawn('dunst', ['-config', config], { env: app.env, stdio: 'ignore' });
+    await waitFor(() => {
+      try {
+        return dunstctl('is-paused') === 'false';
+      } catch {
+        return false;
+      }
+    }, { timeout: 20_000, message: 'dunst on the session bus' });
+
+    await openAddPreview(app);
+    await byTestId(app.browser, 'add-signin').click();
+    const account = await waitForFirstAccount(app);
+    await closeWindow(app);
+    const [pid] = app.appPids();
+    await revokeRefreshToken(app, account);
+
+    await waitFor(() => Number(dunstctl('count', 'displayed')) >= 1, {
+      timeout: 40_000,
+      message: 'the notification shown by dunst',
+    });
+    assert.equal(reopened().length, 0, 'no window before the click');
+    dunstctl('action', '0');
+    await waitFor(() => reopened().length > 0, { timeout: 30_000, message: 'a window built after the click' });
+    assert.match(reopened()[0], new RegExp(`on #/account/${account.id}$`), "the account's screen");
+    assert.deepEqual(app.appPids(), [pid], 'the same app');
   });
 });
