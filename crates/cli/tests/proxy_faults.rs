@@ -121,18 +121,7 @@ async fn a_forgotten_session_and_a_stream_closed_early_cost_the_client_nothing()
         "resumed after the server closed the stream"
     );
 
-    let log: Value = reqwest::get(format!("{}/__test/requests", servers.issuer()))
-        .await
-        .expect("request log")
-        .json()
-        .await
-        .expect("JSON");
-    let ts1_requests: Vec<&Value> = log["requests"]
-        .as_array()
-        .expect("requests")
-        .iter()
-        .filter(|r| r["server"] == "ts1")
-        .collect();
+    let ts1_requests = support::requests_to(&servers, "ts1").await;
     let header = |r: &Value, name: &str| r["headers"][name].as_str().map(str::to_string);
     for r in &ts1_requests {
         assert!(

@@ -38,6 +38,16 @@ async fn initialized_proxy(env: &Env, url: &str) -> RawProxy {
     proxy
 }
 
+/// This test's own servers, a relay in front of `open`, and a proxy through it.
+async fn through_a_relay() -> (Servers, Relay, Env, RawProxy) {
+    let servers = Servers::start(&[]);
+    let open = servers.mcp("open").to_string();
+    let relay = Relay::start(&open).await;
+    let env = Env::new();
+    let proxy = initialized_proxy(&env, &relay.url(&open)).await;
+    (servers, relay, env, proxy)
+}
+
 /// Reads until the answer to `id`; the progress values that came before it.
 async fn answer_with_progress(proxy: &mut RawProxy, id: u64) -> (Value, Vec<i64>) {
     let mut progress = Vec::new();
@@ -56,56 +66,33 @@ async fn answer_with_progress(proxy: &mut RawProxy, id: u64) -> (Value, Vec<i64>
     }
 }
 
-/// The requests the `open` server received (this test's private servers).
-async fn open_requests(servers: &Servers) -> Vec<Value> {
-    let log: Value = reqwest::get(format!("{}/__test/requests", servers.issuer()))
-        .await
-        .expect("request log")
-        .json()
-        .await
-        .expect("JSON");
-    log["requests"]
-        .as_array()
-        .expect("requests")
-        .iter()
-        .filter(|r| r["server"] == "open")
-        .cloned()
-        .collect()
-}
-
 fn header<'a>(request: &'a Value, name: &str) -> Option<&'a str> {
     request["headers"][name].as_str()
 }
 
-/// One session from start to end: the client never had to start again.
-fn sessions(requests: &[Value]) -> std::collections::BTreeSet<String> {
-    requests
+/// One session from start to end, opened by one `initialize`: the client
+/// never had to start again. (The proxy's first `server/discover` probe,
+/// which this 2025 server refuses, names its method in `Mcp-Method`.)
+fn assert_one_session(requests: &[Value]) {
+    let sessions: std::collections::BTreeSet<&str> = requests
         .iter()
-        .filter_map(|r| header(r, "mcp-session-id").map(str::to_string))
-        .collect()
-}
-
-/// POSTs that open a session: the `initialize` requests (the proxy's first
-/// `server/discover` probe, answered by this 2025 server with an error, names
-/// its method in `Mcp-Method`).
-fn initializations(requests: &[Value]) -> usize {
-    requests
+        .filter_map(|r| header(r, "mcp-session-id"))
+        .collect();
+    assert_eq!(sessions.len(), 1, "one session throughout: {requests:?}");
+    let initializations = requests
         .iter()
         .filter(|r| {
             r["method"] == "POST"
                 && header(r, "mcp-session-id").is_none()
                 && header(r, "mcp-method").is_none()
         })
-        .count()
+        .count();
+    assert_eq!(initializations, 1, "initialized once: {requests:?}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_stream_dropped_by_the_network_is_resumed_where_the_server_left_it() {
-    let servers = Servers::start(&[]);
-    let open = servers.mcp("open").to_string();
-    let relay = Relay::start(&open).await;
-    let env = Env::new();
-    let mut proxy = initialized_proxy(&env, &relay.url(&open)).await;
+    let (servers, relay, _env, mut proxy) = through_a_relay().await;
 
     relay.cut_after("\"progress\":2", false);
     proxy.send(&progress_call(1, 5)).await;
@@ -126,7 +113,7 @@ async fn a_stream_dropped_by_the_network_is_resumed_where_the_server_left_it() {
     assert_eq!(next["result"]["content"][0]["text"], "still here", "{next}");
     let stderr = proxy.finish().await;
 
-    let requests = open_requests(&servers).await;
+    let requests = support::requests_to(&servers, "open").await;
     let resumed: Vec<&Value> = requests
         .iter()
         .filter(|r| r["method"] == "GET" && header(r, "last-event-id").is_some())
@@ -136,25 +123,12 @@ async fn a_stream_dropped_by_the_network_is_resumed_where_the_server_left_it() {
         1,
         "one resumption with Last-Event-ID: {requests:?}\n{stderr}"
     );
-    assert_eq!(
-        sessions(&requests).len(),
-        1,
-        "one session throughout: {requests:?}"
-    );
-    assert_eq!(
-        initializations(&requests),
-        1,
-        "initialized once: {requests:?}"
-    );
+    assert_one_session(&requests);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_network_that_stays_down_fails_that_call_alone_and_the_session_goes_on() {
-    let servers = Servers::start(&[]);
-    let open = servers.mcp("open").to_string();
-    let relay = Relay::start(&open).await;
-    let env = Env::new();
-    let mut proxy = initialized_proxy(&env, &relay.url(&open)).await;
+    let (servers, relay, _env, mut proxy) = through_a_relay().await;
 
     relay.cut_after("\"progress\":2", true);
     proxy.send(&progress_call(1, 5)).await;
@@ -181,15 +155,6 @@ async fn a_network_that_stays_down_fails_that_call_alone_and_the_session_goes_on
     let stderr = proxy.finish().await;
     eprintln!("the proxy's log:\n{stderr}");
 
-    let requests = open_requests(&servers).await;
-    assert_eq!(
-        sessions(&requests).len(),
-        1,
-        "one session throughout: {requests:?}"
-    );
-    assert_eq!(
-        initializations(&requests),
-        1,
-        "initialized once: {requests:?}"
-    );
+    let requests = support::requests_to(&servers, "open").await;
+    assert_one_session(&requests);
 }

@@ -315,6 +315,25 @@ impl Env {
     }
 }
 
+/// The requests one MCP server of `servers` received, as its request log
+/// lists them (method, path, the MCP headers): a private instance's log holds
+/// one test's requests only.
+pub async fn requests_to(servers: &mcpauth_testkit::Servers, server: &str) -> Vec<Value> {
+    let log: Value = reqwest::get(format!("{}/__test/requests", servers.issuer()))
+        .await
+        .expect("request log")
+        .json()
+        .await
+        .expect("JSON");
+    log["requests"]
+        .as_array()
+        .expect("requests")
+        .iter()
+        .filter(|r| r["server"] == server)
+        .cloned()
+        .collect()
+}
+
 impl Drop for Env {
     fn drop(&mut self) {
         // Sign out of whatever is left, so no keyring item outlives the test.
