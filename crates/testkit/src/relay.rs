@@ -1,7 +1,8 @@
 //! A TCP relay in front of a real server that plays the network failing: it
 //! passes bytes both ways unchanged until told to drop a connection in the
 //! middle of an answer (a reset, as a dropped network gives the client), and
-//! can stay down for a while (every new connection reset at once).
+//! can stay down for a while: then every connection goes, the idle ones a
+//! client keeps for its next request too, and every new one is reset at once.
 //!
 //! The server behind it is a real one; only the network is made to fail.
 
@@ -27,6 +28,8 @@ struct State {
 struct Shared {
     upstream: SocketAddr,
     state: Mutex<State>,
+    /// Bumped when the network goes down: every open connection drops.
+    outage: tokio::sync::watch::Sender<u64>,
 }
 
 /// A running relay on 127.0.0.1; it stops with the test's runtime.
@@ -52,6 +55,7 @@ impl Relay {
         let shared = Arc::new(Shared {
             upstream,
             state: Mutex::new(State::default()),
+            outage: tokio::sync::watch::Sender::new(0),
         });
         let accepting = shared.clone();
         tokio::spawn(async move {
@@ -72,8 +76,9 @@ impl Relay {
     }
 
     /// Drops the next answer that carries `marker` right after the event (the
-    /// blank line) holding it; with `stay_down`, the network then stays down
-    /// (new connections reset) until [`Relay::restore`].
+    /// blank line) holding it; with `stay_down`, the network then goes down
+    /// until [`Relay::restore`]: every open connection drops (a client's idle
+    /// keep-alive ones too) and every new one is reset.
     pub fn cut_after(&self, marker: &str, stay_down: bool) {
         let mut state = lock(&self.shared.state);
         state.cut_on = Some(marker.as_bytes().to_vec());
@@ -93,6 +98,8 @@ impl Relay {
 }
 
 async fn relay(shared: Arc<Shared>, client: TcpStream) {
+    // Before the check below, so that an outage after it is still seen.
+    let mut outage = shared.outage.subscribe();
     {
         let mut state = lock(&shared.state);
         if state.down {
@@ -123,7 +130,14 @@ async fn relay(shared: Arc<Shared>, client: TcpStream) {
     let mut seen: Vec<u8> = Vec::new();
     let mut buf = vec![0u8; 16 * 1024];
     loop {
-        let n = match server_read.read(&mut buf).await {
+        let read = tokio::select! {
+            read = server_read.read(&mut buf) => read,
+            _ = outage.changed() => {
+                drop_now(&control, client_write, upward).await;
+                return;
+            }
+        };
+        let n = match read {
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
@@ -149,13 +163,10 @@ async fn relay(shared: Arc<Shared>, client: TcpStream) {
         if let Some(pass) = cut_at {
             let _ = client_write.write_all(&chunk[..pass.min(n)]).await;
             let _ = client_write.flush().await;
-            // Every handle on the client's socket goes, with no orderly
-            // shutdown first (a dropped write half would send one); the last
-            // one resets the connection.
-            reset(&control);
-            client_write.forget();
-            upward.abort();
-            let _ = upward.await;
+            if lock(&shared.state).down {
+                shared.outage.send_modify(|n| *n += 1);
+            }
+            drop_now(&control, client_write, upward).await;
             return;
         }
         if client_write.write_all(chunk).await.is_err() {
@@ -166,6 +177,20 @@ async fn relay(shared: Arc<Shared>, client: TcpStream) {
         seen.drain(..seen.len() - keep);
     }
     let _ = client_write.shutdown().await;
+    let _ = upward.await;
+}
+
+/// Resets the client's connection: every handle on its socket goes, with no
+/// orderly shutdown first (a dropped write half would send one); the last one
+/// resets it.
+async fn drop_now(
+    control: &TcpStream,
+    client_write: tokio::net::tcp::OwnedWriteHalf,
+    upward: tokio::task::JoinHandle<()>,
+) {
+    reset(control);
+    client_write.forget();
+    upward.abort();
     let _ = upward.await;
 }
 
