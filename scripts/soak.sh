@@ -76,7 +76,11 @@ for i in $(seq 1 "$RUNS"); do
     echo "== run $i of $RUNS ($PART): exit $rc after $secs s, load $(cut -d' ' -f1-3 /proc/loadavg)"
     # The result lines, and all of a failed run's output worth reading.
     grep -E '^(tests:|test result:| *Tests |✖|FAIL|---- )' "$out" || true
-    [ "$rc" -eq 0 ] || tail -n 200 "$out"
+    if [ "$rc" -ne 0 ]; then
+      # Each failed Rust test's message (its panic), then the end of the run.
+      grep -E -A20 '^---- .* stdout ----$' "$out" | grep -vE '^ +([0-9]+: | +at )' | head -n 300 || true
+      tail -n 200 "$out"
+    fi
   } | tee -a "$SOAK_LOG" >&2
   rm -f "$out"
 done
