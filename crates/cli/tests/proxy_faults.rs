@@ -8,7 +8,7 @@ mod support;
 use mcpauth_testkit::mcp_mock::{McpMock, Misbehaviour};
 use mcpauth_testkit::{servers, Servers};
 use serde_json::{json, Value};
-use support::Env;
+use support::{header, Env};
 
 fn initialize(id: u64, version: &str) -> Value {
     json!({"jsonrpc": "2.0", "id": id, "method": "initialize", "params": {
@@ -122,7 +122,6 @@ async fn a_forgotten_session_and_a_stream_closed_early_cost_the_client_nothing()
     );
 
     let ts1_requests = support::requests_to(&servers, "ts1").await;
-    let header = |r: &Value, name: &str| r["headers"][name].as_str().map(str::to_string);
     for r in &ts1_requests {
         assert!(
             header(r, "mcp-protocol-version").is_some(),
@@ -135,7 +134,7 @@ async fn a_forgotten_session_and_a_stream_closed_early_cost_the_client_nothing()
             .any(|r| r["method"] == "GET" && header(r, "last-event-id").is_some()),
         "the closed stream was resumed with Last-Event-ID: {ts1_requests:?}"
     );
-    let sessions: std::collections::BTreeSet<String> = ts1_requests
+    let sessions: std::collections::BTreeSet<&str> = ts1_requests
         .iter()
         .filter_map(|r| header(r, "mcp-session-id"))
         .collect();

@@ -9,7 +9,7 @@ mod support;
 use mcpauth_testkit::relay::Relay;
 use mcpauth_testkit::Servers;
 use serde_json::{json, Value};
-use support::{Env, RawProxy};
+use support::{header, Env, RawProxy};
 
 fn progress_call(id: u64, steps: u64) -> Value {
     json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {
@@ -64,10 +64,6 @@ async fn answer_with_progress(proxy: &mut RawProxy, id: u64) -> (Value, Vec<i64>
             return (message, progress);
         }
     }
-}
-
-fn header<'a>(request: &'a Value, name: &str) -> Option<&'a str> {
-    request["headers"][name].as_str()
 }
 
 /// One session from start to end, opened by one `initialize`: the client

@@ -142,6 +142,7 @@ async fn relay(shared: Arc<Shared>, client: TcpStream) {
             Ok(n) => n,
         };
         let chunk = &buf[..n];
+        // Bytes of this chunk to pass before a drop, and whether the network goes down.
         let cut_at = {
             let mut state = lock(&shared.state);
             let found = state.cut_on.as_ref().and_then(|marker| {
@@ -158,12 +159,12 @@ async fn relay(shared: Arc<Shared>, client: TcpStream) {
                 state.cuts += 1;
                 state.down = state.stay_down;
             }
-            found
+            found.map(|pass| (pass, state.down))
         };
-        if let Some(pass) = cut_at {
+        if let Some((pass, down)) = cut_at {
             let _ = client_write.write_all(&chunk[..pass.min(n)]).await;
             let _ = client_write.flush().await;
-            if lock(&shared.state).down {
+            if down {
                 shared.outage.send_modify(|n| *n += 1);
             }
             drop_now(&control, client_write, upward).await;

@@ -334,6 +334,11 @@ pub async fn requests_to(servers: &mcpauth_testkit::Servers, server: &str) -> Ve
         .collect()
 }
 
+/// One MCP header of a request in that log (names in lower case).
+pub fn header<'a>(request: &'a Value, name: &str) -> Option<&'a str> {
+    request["headers"][name].as_str()
+}
+
 impl Drop for Env {
     fn drop(&mut self) {
         // Sign out of whatever is left, so no keyring item outlives the test.
