@@ -111,13 +111,17 @@ impl WindowMemory {
     /// JavaScript run before the page's own: opens the screen shown last,
     /// unless the page was opened on one.
     fn resume_script(&self) -> String {
-        let route = self.lock().route.clone().unwrap_or_default();
-        let json = serde_json::to_string(&route).unwrap_or_else(|_| "\"\"".into());
+        let json = js_string(&self.lock().route.clone().unwrap_or_default());
         format!(
             "(function(){{var r={json};if(r&&(!location.hash||location.hash==='#'))\
              history.replaceState(null,'',r);}})();"
         )
     }
+}
+
+/// `text` as a JavaScript string literal.
+fn js_string(text: &str) -> String {
+    serde_json::to_string(text).unwrap_or_else(|_| "\"\"".into())
 }
 
 /// Whether `hash` is one of the front end's routes (ui/src/lib/route.ts), so
@@ -160,8 +164,7 @@ pub fn show_at(app: &AppHandle, route: &str) {
     let route = route.to_string();
     let shown = app.run_on_main_thread(move || {
         if let Some(window) = current(&handle) {
-            let json = serde_json::to_string(&route).unwrap_or_else(|_| "\"\"".into());
-            let _ = window.eval(format!("location.hash={json};"));
+            let _ = window.eval(format!("location.hash={};", js_string(&route)));
         }
         show_now(&handle);
     });
