@@ -9,6 +9,7 @@ import Provider, { errors } from 'oidc-provider';
 
 import { logger } from './log.mjs';
 import { memoryAdapter } from './store.mjs';
+import { JWT_BEARER, enableJwtBearer } from './workload.mjs';
 
 export const SCOPES = ['openid', 'offline_access', 'mcp:read', 'mcp:write', 'mcp:admin'];
 export const RESOURCE_SCOPE = 'mcp:read mcp:write mcp:admin';
@@ -109,6 +110,15 @@ export async function createClients() {
       grant_types: ['client_credentials', 'authorization_code', 'refresh_token'],
     },
     {
+      // A workload (SEP-1933): no secret of its own; its platform's JWT is
+      // the grant (workload.mjs).
+      client_id: 'mcpauth-workload',
+      token_endpoint_auth_method: 'none',
+      grant_types: [JWT_BEARER],
+      response_types: [],
+      redirect_uris: [],
+    },
+    {
       // Only calls the introspection endpoint (and revocation, if wanted).
       client_id: 'mcp-introspector',
       client_secret: introspectorSecret,
@@ -136,6 +146,7 @@ export async function createClients() {
       client_id: 'mcpauth-eddsa', private_key_pem: ed.privateKeyPem, private_jwk: ed.privateJwk, alg: 'EdDSA',
     },
     introspector: { client_id: 'mcp-introspector', client_secret: introspectorSecret },
+    workload: { client_id: 'mcpauth-workload' },
   };
 
   return { metadata, described };
@@ -182,11 +193,25 @@ function createFetch(caCertPem, timeoutMs) {
  *                                     share cookies across ports of one host
  * @param {string} o.name              log prefix
  * @param {number} [o.fetchTimeoutMs]  timeout of the provider's outgoing requests
+ * @param {object} [o.workload]        {platform, log}: accept the platform's
+ *                                     tokens with the JWT bearer grant (workload.mjs)
  */
 export async function createProvider({
-  issuer, resources, clients, accessTokenTtl, caCertPem, jwtAlg, cookiePrefix, name, fetchTimeoutMs = 2500,
+  issuer, resources, clients, accessTokenTtl, caCertPem, jwtAlg, cookiePrefix, name, fetchTimeoutMs = 2500, workload,
 }) {
   const log = logger(name);
+  const resourceInfo = async (resourceIndicator) => {
+    if (!resources().has(resourceIndicator)) {
+      throw new errors.InvalidTarget(`unknown resource ${resourceIndicator}`);
+    }
+    return {
+      scope: RESOURCE_SCOPE,
+      audience: resourceIndicator,
+      accessTokenFormat: 'jwt',
+      accessTokenTTL: accessTokenTtl,
+      jwt: { sign: { alg: jwtAlg } },
+    };
+  };
   const rsa = await keyPair('RS256', `${name}-rs256`);
   const ec = await keyPair('ES256', `${name}-es256`);
 
@@ -265,16 +290,7 @@ export async function createProvider({
         // use the resource that was granted.
         async useGrantedResource() { return true; },
         async getResourceServerInfo(ctx, resourceIndicator /* , client */) {
-          if (!resources().has(resourceIndicator)) {
-            throw new errors.InvalidTarget(`unknown resource ${resourceIndicator}`);
-          }
-          return {
-            scope: RESOURCE_SCOPE,
-            audience: resourceIndicator,
-            accessTokenFormat: 'jwt',
-            accessTokenTTL: accessTokenTtl,
-            jwt: { sign: { alg: jwtAlg } },
-          };
+          return resourceInfo(resourceIndicator);
         },
       },
       clientIdMetadataDocument: { enabled: true, ack: CIMD_ACK },
@@ -284,6 +300,7 @@ export async function createProvider({
   };
 
   const provider = new Provider(issuer, configuration);
+  if (workload) enableJwtBearer(provider, { issuer, resourceInfo, ...workload });
 
   // Dynamically registered clients match redirect URIs exactly, port
   // included, as many deployed servers do (oidc-provider alone would let a

@@ -35,6 +35,7 @@ import { childSpecs, startChild, stopChild } from './children.mjs';
 import { genServerOf, isGenMcpPath, mountGenerations } from './gen.mjs';
 import { mountMcp } from './mcp.mjs';
 import { memoryAdapter } from './store.mjs';
+import { createPlatform } from './workload.mjs';
 
 const log = logger('start');
 const HOST = '127.0.0.1';
@@ -133,8 +134,12 @@ const providerOptions = {
   caCertPem: ca.caCertPem,
   fetchTimeoutMs: 2500 + options.delayMs, // oidc-provider's own default is 2500
 };
+// The workload platform whose tokens the main AS accepts (workload.mjs), and
+// every JWT bearer request that reached it.
+const platform = await createPlatform();
+const workloadLog = [];
 const mainProvider = await createProvider({
-  ...providerOptions, issuer, jwtAlg: 'ES256', cookiePrefix: '', name: 'as:main',
+  ...providerOptions, issuer, jwtAlg: 'ES256', cookiePrefix: '', name: 'as:main', workload: { platform, log: workloadLog },
 });
 const tenantProvider = await createProvider({
   ...providerOptions, issuer: tenantIssuer, jwtAlg: 'RS256', cookiePrefix: '_t1', name: 'as:tenant1',
@@ -250,6 +255,15 @@ mainApp.put('/__test/clients/:id', express.json({ limit: '64kb' }), async (req, 
   await new (memoryAdapter(issuer))('Client').upsert(req.params.id, metadata);
   return res.json({ registered: req.params.id });
 });
+// Workload identity: POST /__test/workload-token {"sub", "aud", "expires_in"}
+// (all optional; aud defaults to this AS) returns {"assertion"}, a token as
+// the platform would project it; GET /__test/workload-log lists every JWT
+// bearer request with its subject and outcome.
+mainApp.post('/__test/workload-token', express.json(), async (req, res) => {
+  const { sub, aud = issuer, expires_in: expiresIn } = req.body ?? {};
+  res.json({ assertion: await platform.issue({ sub, aud, expiresIn }) });
+});
+mainApp.get('/__test/workload-log', (req, res) => res.json({ requests: workloadLog }));
 mainApp.get('/__test/requests', (req, res) => {
   res.json({ count: requestLog.length, requests: requestLog });
   if (req.query.reset) requestLog = [];

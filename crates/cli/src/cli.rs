@@ -129,8 +129,13 @@ pub enum RedirectKind {
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Grant {
+    /// A person signs in in the browser (PKCE).
     AuthorizationCode,
+    /// A machine account: the client's own secret or private key.
     ClientCredentials,
+    /// A workload's JWT from its platform (RFC 7523, MCP SEP-1933), read from
+    /// --assertion-file or --assertion-env at every token request.
+    JwtBearer,
 }
 
 /// Flags naming the client to use, shared by `login` and `proxy`.
@@ -151,6 +156,14 @@ pub struct ClientArgs {
     /// The key's algorithm: ES256, RS256, PS256 or EdDSA (default: from the key).
     #[arg(long, requires = "private_key")]
     pub signing_alg: Option<String>,
+    /// For --grant jwt-bearer: a file holding the workload's JWT (a Kubernetes
+    /// projected service-account token, say), read afresh at every token request.
+    #[arg(long, conflicts_with = "assertion_env")]
+    pub assertion_file: Option<std::path::PathBuf>,
+    /// For --grant jwt-bearer: an environment variable holding the workload's
+    /// JWT (a CI system's OIDC token), read by the process that needs a token.
+    #[arg(long)]
+    pub assertion_env: Option<String>,
     /// Use this Client ID Metadata Document URL as the client id where supported.
     #[arg(long, env = "MCPAUTH_CLIENT_METADATA_URL")]
     pub client_metadata_url: Option<String>,

@@ -7,8 +7,8 @@ use mcpauth_core::loopback::LoopbackHost;
 use mcpauth_core::scopes::Scopes;
 use mcpauth_vault::model::now_secs;
 use mcpauth_vault::{
-    Account, ClientChoice, ClientCredential, MachineAccountRequest, RedirectMode, SignInRequest,
-    UpgradeOutcome, Vault,
+    Account, AssertionSource, ClientChoice, ClientCredential, MachineAccountRequest, RedirectMode,
+    SignInRequest, UpgradeOutcome, Vault,
 };
 use tokio::io::AsyncBufReadExt;
 
@@ -69,6 +69,39 @@ pub fn client_choice(args: &ClientArgs) -> Result<ClientChoice, Failure> {
         credential,
         client_metadata_url: args.client_metadata_url.clone(),
     })
+}
+
+/// `--assertion-file` and `--assertion-env` belong to `--grant jwt-bearer`
+/// alone: with another grant they would be silently ignored.
+pub fn check_assertion_flags(grant: Grant, args: &ClientArgs) -> Result<(), Failure> {
+    if grant != Grant::JwtBearer && (args.assertion_file.is_some() || args.assertion_env.is_some())
+    {
+        return Err(Failure::new(
+            exit::FAILURE,
+            "--assertion-file and --assertion-env are for --grant jwt-bearer (workload identity); add it, or drop them",
+        ));
+    }
+    Ok(())
+}
+
+/// The client id and assertion source `--grant jwt-bearer` needs.
+pub fn workload_client(
+    args: &ClientArgs,
+    client_id: Option<String>,
+) -> Result<(String, AssertionSource), Failure> {
+    let source = match (&args.assertion_file, &args.assertion_env) {
+        (Some(path), _) => Some(AssertionSource::File(path.clone())),
+        (None, Some(name)) => Some(AssertionSource::Env(name.clone())),
+        (None, None) => None,
+    };
+    match (client_id, source) {
+        (Some(client_id), Some(source)) => Ok((client_id, source)),
+        _ => Err(Failure::new(
+            exit::FAILURE,
+            "--grant jwt-bearer needs --client-id and where to read the workload's JWT: \
+             --assertion-file <path> or --assertion-env <variable>",
+        )),
+    }
 }
 
 fn scopes_of(list: &[String]) -> Option<Scopes> {
@@ -173,6 +206,7 @@ fn describe(account: &Account) -> String {
 }
 
 pub async fn login(args: LoginArgs) -> Result<(), Failure> {
+    check_assertion_flags(args.grant, &args.client)?;
     let vault = open_vault()?;
     let client = client_choice(&args.client)?;
     let scopes = scopes_of(&args.scopes);
@@ -191,7 +225,23 @@ pub async fn login(args: LoginArgs) -> Result<(), Failure> {
                     mcp_url: args.url.clone(),
                     name: args.account_name.clone(),
                     client_id,
-                    credential,
+                    credential: Some(credential),
+                    assertion: None,
+                    scopes,
+                    authorization_server: args.client.authorization_server.clone(),
+                    probe: None,
+                })
+                .await?
+        }
+        Grant::JwtBearer => {
+            let (client_id, assertion) = workload_client(&args.client, client.client_id.clone())?;
+            vault
+                .add_machine_account(MachineAccountRequest {
+                    mcp_url: args.url.clone(),
+                    name: args.account_name.clone(),
+                    client_id,
+                    credential: client.credential.clone(),
+                    assertion: Some(assertion),
                     scopes,
                     authorization_server: args.client.authorization_server.clone(),
                     probe: None,

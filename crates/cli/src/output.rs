@@ -245,6 +245,12 @@ pub fn status(selector: Option<&str>, json: bool) -> Result<(), Failure> {
             "  authorization:   {} (client {}, {:?})",
             a.issuer, a.client_id, a.registration
         );
+        if let Some(source) = &a.assertion_source {
+            let _ = writeln!(
+                out,
+                "  grant:           JWT bearer (workload identity), the JWT read from {source} at every token request"
+            );
+        }
         let _ = writeln!(out, "  status:          {}", status_text(&a.status, now));
         let _ = writeln!(out, "  granted scopes:  {}", a.granted_scopes);
         let _ = writeln!(out, "  offered scopes:  {}", a.offered_scopes);

@@ -229,6 +229,18 @@ pub enum Error {
         scopes: String,
     },
 
+    /// The authorization server's metadata lists its grant types, and not this one.
+    #[error("the authorization server `{issuer}` does not offer the {grant} grant (grant_types_supported: {offered}); nothing was sent")]
+    GrantNotOffered {
+        issuer: String,
+        grant: &'static str,
+        offered: String,
+    },
+
+    /// A workload's assertion (SEP-1933) could not be read or is not a usable JWT.
+    #[error("the workload assertion from {source_name} is not usable: {reason}; nothing was sent")]
+    InvalidAssertion { source_name: String, reason: String },
+
     /// The loopback redirect listener failed.
     #[error("the loopback redirect listener failed: {reason}")]
     Loopback { reason: String },

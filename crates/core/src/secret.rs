@@ -82,6 +82,21 @@ secret_type!(
     ClientSecret
 );
 secret_type!(
+    /// A JWT presented as an authorization grant (RFC 7523 §2.1): a
+    /// workload's token from its platform (SEP-1933).
+    Assertion
+);
+impl Assertion {
+    /// The SHA-256 of the assertion (base64url): tells one assertion from the
+    /// next, so a refused one is not sent again, without keeping it.
+    pub fn fingerprint(&self) -> String {
+        use base64::Engine as _;
+        use sha2::{Digest, Sha256};
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(self.0.as_bytes()))
+    }
+}
+
+secret_type!(
     /// A private key in PEM or JWK form, for `private_key_jwt` (RFC 7523).
     PrivateKeyMaterial
 );

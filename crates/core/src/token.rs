@@ -283,12 +283,13 @@ async fn post_authenticated(
 }
 
 /// The form fields that carry secrets.
-const SECRET_FIELDS: [&str; 6] = [
+const SECRET_FIELDS: [&str; 7] = [
     "refresh_token",
     "code",
     "code_verifier",
     "client_secret",
     "client_assertion",
+    "assertion",
     "token",
 ];
 
@@ -457,6 +458,42 @@ pub async fn client_credentials(
         fields.push(("scope", scope.to_string()));
     }
     token_request(http, metadata, client, "client_credentials", fields, scope).await
+}
+
+/// The JWT bearer grant type (RFC 7523 §2.1).
+pub const JWT_BEARER_GRANT: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+
+/// The JWT bearer grant (RFC 7523 §2.1): `assertion` is the grant, a JWT
+/// another party issued (a workload's platform, SEP-1933). The client
+/// authenticates as registered, often not at all (`none`: `client_id` in the
+/// body). Refused before sending when the server's metadata lists its grant
+/// types without this one.
+pub async fn jwt_bearer(
+    http: &dyn HttpClient,
+    metadata: &AuthorizationServerMetadata,
+    client: &ClientRegistration,
+    assertion: &crate::secret::Assertion,
+    resource: &str,
+    scope: Option<&Scopes>,
+) -> Result<TokenResponse> {
+    if let Some(offered) = &metadata.grant_types_supported {
+        if !offered.iter().any(|g| g == JWT_BEARER_GRANT) {
+            return Err(Error::GrantNotOffered {
+                issuer: metadata.issuer.clone(),
+                grant: "JWT bearer (RFC 7523)",
+                offered: offered.join(", "),
+            });
+        }
+    }
+    let mut fields = vec![
+        ("grant_type", JWT_BEARER_GRANT.to_string()),
+        ("assertion", assertion.secret().to_string()),
+        ("resource", resource.to_string()),
+    ];
+    if let Some(scope) = scope.filter(|s| !s.is_empty()) {
+        fields.push(("scope", scope.to_string()));
+    }
+    token_request(http, metadata, client, "jwt_bearer", fields, scope).await
 }
 
 /// The outcome of an upgrade attempt by refresh (SPEC §4.4).

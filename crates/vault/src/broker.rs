@@ -200,6 +200,8 @@ pub(crate) struct NewAccount<'a> {
     pub tokens: &'a TokenResponse,
     /// Discovery and registration's exchanges (made when the sign-in began).
     pub discovery_exchanges: Vec<crate::exchanges::Exchange>,
+    /// A workload identity account's assertion source.
+    pub assertion_source: Option<&'a crate::workload::AssertionSource>,
 }
 
 impl Vault {
@@ -251,6 +253,7 @@ impl Vault {
             created_at: now,
             updated_at: now,
             generation: 0,
+            assertion_source: new.assertion_source.cloned(),
         };
         mirror(&mut account, &bundle);
         let discovery_json =
@@ -260,10 +263,16 @@ impl Vault {
                 "signed in at {} ({})",
                 account.issuer, account.granted_scopes
             ),
-            AccountKind::Machine => format!(
-                "client credentials from {} ({})",
-                account.issuer, account.granted_scopes
-            ),
+            AccountKind::Machine => match &account.assertion_source {
+                Some(source) => format!(
+                    "workload identity: the assertion from {source} accepted by {} ({})",
+                    account.issuer, account.granted_scopes
+                ),
+                None => format!(
+                    "client credentials from {} ({})",
+                    account.issuer, account.granted_scopes
+                ),
+            },
         };
         let found = activity_with(
             "discovery",
@@ -375,8 +384,22 @@ impl Vault {
         .await
     }
 
-    fn check_usable(account: &Account) -> Result<()> {
+    fn check_usable(&self, account: &Account) -> Result<()> {
         match &account.status {
+            // A workload's platform renews its assertion: a new one is tried
+            // (once: if refused, its fingerprint is kept too); the refused one
+            // is never sent again.
+            AccountStatus::NeedsSignIn { .. }
+                if account.assertion_source.as_ref().is_some_and(|source| {
+                    source.read().is_ok_and(|a| {
+                        self.db()
+                            .assertion_refused(&account.id)
+                            .is_ok_and(|refused| refused.as_deref() != Some(&a.fingerprint()))
+                    })
+                }) =>
+            {
+                Ok(())
+            }
             AccountStatus::NeedsSignIn { reason } => Err(Error::NeedsSignIn {
                 account: account.id.clone(),
                 reason: reason.clone(),
@@ -390,10 +413,17 @@ impl Vault {
     }
 
     async fn fresh_token(&self, id: &str, freshness: Freshness<'_>) -> Result<AccessToken> {
-        let force = !matches!(freshness, Freshness::IfDue);
         let min_skew = self.min_skew_secs();
         let account = self.account(id)?;
-        Self::check_usable(&account)?;
+        self.check_usable(&account)?;
+        // Usable although it needs a sign-in: a workload whose platform renewed
+        // the refused assertion. The new one is tried now, whatever the
+        // token at hand (check_usable).
+        let renewed = |account: &Account| {
+            matches!(account.status, AccountStatus::NeedsSignIn { .. })
+                && account.assertion_source.is_some()
+        };
+        let force = !matches!(freshness, Freshness::IfDue) || renewed(&account);
         if !force {
             // The bundle this process already holds, while the record says it is
             // the current one: no keyring round trip.
@@ -429,9 +459,11 @@ impl Vault {
         let _lock = self.lock_account(id).await?;
         // Another process may have refreshed while we waited for the lock.
         let account = self.account(id)?;
-        Self::check_usable(&account)?;
+        self.check_usable(&account)?;
         let bundle = self.read_bundle(id)?;
+        let retry_workload = renewed(&account);
         let usable = |b: &&TokenBundle| match freshness {
+            _ if retry_workload => false,
             Freshness::IfDue => b.is_fresh(now_secs(), min_skew),
             Freshness::Now => false,
             Freshness::Replacing(rejected) => {
@@ -574,10 +606,29 @@ impl Vault {
         let scopes = (!account.requested_scopes.is_empty())
             .then(|| Scopes::parse(&account.requested_scopes));
         let mut attempt = 0;
+        // The fingerprint of the workload assertion last sent.
+        let mut sent_assertion: Option<String> = None;
         loop {
             attempt += 1;
-            let result = match (&account.kind, &refresh_token) {
-                (AccountKind::Machine, _) => {
+            let result = match (&account.kind, &refresh_token, &account.assertion_source) {
+                // Read afresh at every attempt: the platform renews it. A
+                // source that cannot be read fails here, before any request.
+                (AccountKind::Machine, _, Some(source)) => match source.read() {
+                    Ok(assertion) => {
+                        sent_assertion = Some(assertion.fingerprint());
+                        token::jwt_bearer(
+                            self.http()?,
+                            &discovery.metadata,
+                            &client,
+                            &assertion,
+                            &account.resource,
+                            scopes.as_ref(),
+                        )
+                        .await
+                    }
+                    Err(e) => Err(e),
+                },
+                (AccountKind::Machine, _, None) => {
                     token::client_credentials(
                         self.http()?,
                         &discovery.metadata,
@@ -587,7 +638,7 @@ impl Vault {
                     )
                     .await
                 }
-                (AccountKind::User, Some(rt)) => {
+                (AccountKind::User, Some(rt), _) => {
                     token::refresh(
                         self.http()?,
                         &discovery.metadata,
@@ -598,15 +649,18 @@ impl Vault {
                     )
                     .await
                 }
-                (AccountKind::User, None) => unreachable!("checked above"),
+                (AccountKind::User, None, _) => unreachable!("checked above"),
             };
             match result {
                 Ok(tokens) => {
-                    let what = if account.kind == AccountKind::Machine {
-                        "new client credentials token"
-                    } else {
-                        "refreshed"
+                    let what = match (&account.kind, &sent_assertion) {
+                        (AccountKind::Machine, Some(_)) => "new token for the workload assertion",
+                        (AccountKind::Machine, None) => "new client credentials token",
+                        (AccountKind::User, _) => "refreshed",
                     };
+                    if sent_assertion.is_some() {
+                        self.db().set_assertion_refused(&account.id, None)?;
+                    }
                     return self.replace_tokens(
                         account,
                         &tokens,
@@ -622,6 +676,18 @@ impl Vault {
                     ) =>
                 {
                     let mut reason = format!("the authorization server ended the grant: {}", e);
+                    if let (Some(source), Some(fingerprint)) =
+                        (&account.assertion_source, &sent_assertion)
+                    {
+                        // Not sent again: the next token request waits for the
+                        // platform's next assertion (check_usable).
+                        self.db()
+                            .set_assertion_refused(&account.id, Some(fingerprint))?;
+                        reason = format!(
+                            "the authorization server refused the workload assertion from {source}: {e}; \
+                             it is not sent again, and the next token request tries once the platform has renewed it"
+                        );
+                    }
                     // A registration the server deleted is not presented again:
                     // the next sign-in registers anew (SEP-2352's advice for a
                     // client the server no longer knows).
@@ -736,7 +802,7 @@ impl Vault {
                     account.id
                 )));
             }
-            Self::check_usable(&account)?;
+            self.check_usable(&account)?;
             let _lock = self.lock_account(&account.id).await?;
             let mut widened = self.account(&account.id)?;
             widened.requested_scopes = Scopes::parse(&widened.requested_scopes)
@@ -764,7 +830,7 @@ impl Vault {
         added: &Scopes,
     ) -> Result<UpgradeOutcome> {
         let account = self.account(selector)?;
-        Self::check_usable(&account)?;
+        self.check_usable(&account)?;
         let _lock = self.lock_account(&account.id).await?;
         let bundle = self.read_bundle(&account.id)?.ok_or(Error::SecretMissing {
             account: account.id.clone(),

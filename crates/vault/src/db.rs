@@ -56,6 +56,12 @@ const MIGRATIONS: &[&str] = &[
     // (`invalid_client`: a deleted registration); the next sign-in registers
     // again instead of presenting it.
     "ALTER TABLE accounts ADD COLUMN client_rejected_at INTEGER;",
+    // 4: where a workload identity account reads its assertion (JSON of
+    // workload::AssertionSource; NULL for every other account), and the
+    // fingerprint of the assertion its authorization server last refused,
+    // which is not sent again.
+    "ALTER TABLE accounts ADD COLUMN assertion_source TEXT;
+     ALTER TABLE accounts ADD COLUMN assertion_refused TEXT;",
 ];
 
 /// The open database.
@@ -67,7 +73,7 @@ pub struct Db {
 const COLUMNS: &str = "id, name, kind, server_url, resource, issuer, client_id, registration, client_auth, \
     signing_alg, redirect_uri, subject, requested_scopes, granted_scopes, offered_scopes, token_type, \
     expires_at, issued_at, has_refresh_token, status_json, last_refresh_at, is_default, created_at, \
-    updated_at, generation";
+    updated_at, generation, assertion_source";
 
 fn enum_to_sql<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_value(v)
@@ -113,6 +119,17 @@ fn account_from_row(row: &Row<'_>) -> rusqlite::Result<Account> {
         created_at: row.get(22)?,
         updated_at: row.get(23)?,
         generation: row.get(24)?,
+        assertion_source: row
+            .get::<_, Option<String>>(25)?
+            .map(|json| serde_json::from_str(&json))
+            .transpose()
+            .map_err(|e| {
+                rusqlite::Error::FromSqlConversionFailure(
+                    25,
+                    rusqlite::types::Type::Text,
+                    Box::new(e),
+                )
+            })?,
     })
 }
 
@@ -223,6 +240,31 @@ impl Db {
             .map_err(|e| self.err(e))
     }
 
+    /// The fingerprint of the workload assertion the account's authorization
+    /// server last refused, if it refused one since the last token.
+    pub fn assertion_refused(&self, id: &str) -> Result<Option<String>> {
+        self.conn
+            .query_row(
+                "SELECT assertion_refused FROM accounts WHERE id = ?1",
+                [id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map(Option::flatten)
+            .map_err(|e| self.err(e))
+    }
+
+    /// Records (or, with `None`, forgets) the refused assertion's fingerprint.
+    pub fn set_assertion_refused(&self, id: &str, fingerprint: Option<&str>) -> Result<()> {
+        self.conn
+            .execute(
+                "UPDATE accounts SET assertion_refused = ?2 WHERE id = ?1",
+                params![id, fingerprint],
+            )
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
     /// The cached discovery of an account.
     pub fn discovery_json(&self, id: &str) -> Result<Option<String>> {
         self.conn
@@ -254,7 +296,7 @@ impl Db {
             )
             .map_err(|e| Error::db(&self.path, e))?;
         tx.execute(
-            &format!("INSERT INTO accounts ({COLUMNS}, discovery_json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26)"),
+            &format!("INSERT INTO accounts ({COLUMNS}, discovery_json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)"),
             params![
                 account.id,
                 account.name,
@@ -281,6 +323,10 @@ impl Db {
                 account.created_at,
                 account.updated_at,
                 account.generation,
+                account
+                    .assertion_source
+                    .as_ref()
+                    .and_then(|s| serde_json::to_string(s).ok()),
                 discovery_json,
             ],
         )

@@ -15,6 +15,7 @@ pub mod model;
 pub mod scheduler;
 pub mod secrets;
 mod signin;
+pub mod workload;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -31,6 +32,7 @@ pub use broker::{describe_revocation, SignOutReport, UpgradeOutcome};
 pub use error::{Error, Result};
 pub use model::{Account, AccountKind, AccountStatus, Activity, ClientCredential, TokenBundle};
 pub use signin::{ClientChoice, MachineAccountRequest, RedirectMode, SignIn, SignInRequest};
+pub use workload::AssertionSource;
 
 use db::Db;
 use secrets::{KeyringStore, PlaintextStore, SecretStore};

@@ -99,6 +99,9 @@ pub struct Account {
     pub updated_at: i64,
     /// Bumped on every token write; the keyring bundle carries the same number.
     pub generation: i64,
+    /// A workload identity account's assertion source (SEP-1933): its tokens
+    /// come from the JWT bearer grant, not from client credentials.
+    pub assertion_source: Option<crate::workload::AssertionSource>,
 }
 
 impl Account {

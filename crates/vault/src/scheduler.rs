@@ -87,6 +87,15 @@ async fn run(vault: Arc<Vault>, tx: broadcast::Sender<VaultEvent>) {
         let now = now_secs();
         let due: Vec<_> = accounts
             .iter()
+            // A workload assertion in an environment variable is the asking
+            // process's (a proxy's, `mcpauth token`'s), not this one's: its
+            // tokens are fetched on demand, by the process that has it.
+            .filter(|account| {
+                !matches!(
+                    account.assertion_source,
+                    Some(crate::workload::AssertionSource::Env(_))
+                )
+            })
             .filter(|account| match &account.status {
                 AccountStatus::Active { .. } | AccountStatus::Refreshing => account
                     .next_refresh_at(vault.min_skew_secs())

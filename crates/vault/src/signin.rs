@@ -94,7 +94,13 @@ pub struct MachineAccountRequest {
     pub mcp_url: String,
     pub name: Option<String>,
     pub client_id: String,
-    pub credential: ClientCredential,
+    /// How the client authenticates: a secret or a private key. Required for
+    /// client credentials; a workload account (`assertion`) may go without,
+    /// as a public client.
+    pub credential: Option<ClientCredential>,
+    /// Workload identity (SEP-1933): the JWT bearer grant with the assertion
+    /// read from here, instead of client credentials.
+    pub assertion: Option<crate::workload::AssertionSource>,
     pub scopes: Option<Scopes>,
     pub authorization_server: Option<String>,
     /// The server's 401/403 already at hand: discovery starts from its challenge.
@@ -457,6 +463,7 @@ impl Vault {
                 requested: context.scopes.clone(),
                 tokens: &done.tokens,
                 discovery_exchanges: context.exchanges.clone(),
+                assertion_source: None,
             }),
         }
     }
@@ -482,7 +489,8 @@ impl Vault {
         self.sign_ins.pending.len()
     }
 
-    /// Adds a machine account: client credentials with a secret or a private key.
+    /// Adds a machine account: client credentials with a secret or a private
+    /// key, or a workload's JWT bearer grant (`request.assertion`).
     pub async fn add_machine_account(&self, request: MachineAccountRequest) -> Result<Account> {
         crate::exchanges::capture(self.add_machine_account_captured(request)).await
     }
@@ -491,6 +499,19 @@ impl Vault {
         &self,
         request: MachineAccountRequest,
     ) -> Result<Account> {
+        // Read first: a source that cannot give a usable assertion costs no request.
+        let assertion = request
+            .assertion
+            .as_ref()
+            .map(crate::workload::AssertionSource::read)
+            .transpose()?;
+        if assertion.is_none() && request.credential.is_none() {
+            return Err(Error::Invalid(
+                "a machine account needs a client secret or a private key (client credentials), \
+                 or a workload assertion source (JWT bearer)"
+                    .into(),
+            ));
+        }
         let discovery = discover(
             self.http()?,
             &request.mcp_url,
@@ -502,28 +523,47 @@ impl Vault {
         )
         .await?;
         let discovery_exchanges = crate::exchanges::take();
-        let auth = credential_auth(&discovery.metadata, &request.credential)?;
-        let alg = signing_alg(Some(&request.credential), &auth);
+        let auth = match &request.credential {
+            Some(credential) => credential_auth(&discovery.metadata, credential)?,
+            None => ClientAuth::None,
+        };
+        let alg = signing_alg(request.credential.as_ref(), &auth);
         let client =
             ClientRegistration::pre_registered(&discovery.issuer, &request.client_id, auth);
-        let tokens = token::client_credentials(
-            self.http()?,
-            &discovery.metadata,
-            &client,
-            &discovery.resource,
-            request.scopes.as_ref(),
-        )
-        .await?;
+        let tokens = match &assertion {
+            Some(assertion) => {
+                token::jwt_bearer(
+                    self.http()?,
+                    &discovery.metadata,
+                    &client,
+                    assertion,
+                    &discovery.resource,
+                    request.scopes.as_ref(),
+                )
+                .await?
+            }
+            None => {
+                token::client_credentials(
+                    self.http()?,
+                    &discovery.metadata,
+                    &client,
+                    &discovery.resource,
+                    request.scopes.as_ref(),
+                )
+                .await?
+            }
+        };
         self.store_new_account(NewAccount {
             discovery: &discovery,
             client: &client,
-            credential: Some(&request.credential),
+            credential: request.credential.as_ref(),
             signing_alg: alg,
             kind: AccountKind::Machine,
             name: request.name.clone(),
             requested: request.scopes.clone(),
             tokens: &tokens,
             discovery_exchanges,
+            assertion_source: request.assertion.as_ref(),
         })
     }
 }

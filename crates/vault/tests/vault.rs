@@ -41,9 +41,10 @@ async fn every_secret_kind_round_trips_and_records_agree() {
             mcp_url: current().into(),
             name: Some("ci bot".into()),
             client_id: "mcpauth-basic".into(),
-            credential: ClientCredential::Secret {
+            assertion: None,
+            credential: Some(ClientCredential::Secret {
                 value: basic_secret.clone(),
-            },
+            }),
             scopes: Some(Scopes::parse("mcp:read")),
             authorization_server: None,
             probe: None,
@@ -57,10 +58,11 @@ async fn every_secret_kind_round_trips_and_records_agree() {
             mcp_url: current().into(),
             name: None,
             client_id: "mcpauth-es256".into(),
-            credential: ClientCredential::PrivateKey {
+            assertion: None,
+            credential: Some(ClientCredential::PrivateKey {
                 pem_or_jwk: pem.clone(),
                 alg: None,
-            },
+            }),
             scopes: Some(Scopes::parse("mcp:read")),
             authorization_server: None,
             probe: None,

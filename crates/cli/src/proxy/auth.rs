@@ -16,8 +16,8 @@ use mcpauth_core::discovery::Probe;
 use mcpauth_core::scopes::{Scopes, StepUp};
 use mcpauth_core::secret::AccessToken;
 use mcpauth_vault::{
-    AccountKind, ClientChoice, ClientCredential, Error as VaultError, MachineAccountRequest,
-    SignInRequest, Vault,
+    AccountKind, AssertionSource, ClientChoice, ClientCredential, Error as VaultError,
+    MachineAccountRequest, SignInRequest, Vault,
 };
 
 use super::lock;
@@ -29,10 +29,12 @@ use crate::login::interactive_sign_in;
 pub enum SignInWith {
     /// Authorization code in the browser, with the client the flags name (if any).
     Browser(ClientChoice),
-    /// A machine account: client credentials with a secret or a private key.
-    ClientCredentials {
+    /// A machine account: client credentials with a secret or a private key,
+    /// or a workload's JWT bearer grant (`assertion`).
+    Machine {
         client_id: String,
-        credential: ClientCredential,
+        credential: Option<ClientCredential>,
+        assertion: Option<AssertionSource>,
     },
 }
 
@@ -244,9 +246,10 @@ impl Auth {
         }
         let account = self.account();
         let result = match &self.how {
-            SignInWith::ClientCredentials {
+            SignInWith::Machine {
                 client_id,
                 credential,
+                assertion,
             } => self
                 .vault
                 .add_machine_account(MachineAccountRequest {
@@ -254,6 +257,7 @@ impl Auth {
                     name: None,
                     client_id: client_id.clone(),
                     credential: credential.clone(),
+                    assertion: assertion.clone(),
                     scopes: scopes.or_else(|| self.first_scopes.clone()),
                     authorization_server: self.authorization_server.clone(),
                     probe: Some(probe),

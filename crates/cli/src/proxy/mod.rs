@@ -44,7 +44,7 @@ use mcpauth_vault::{AccountKind, Error as VaultError, Vault};
 use serde_json::Value;
 
 use crate::cli::{Grant, ProxyArgs};
-use crate::login::client_choice;
+use crate::login::{check_assertion_flags, client_choice, workload_client};
 use crate::output::open_vault;
 use crate::{exit, Failure};
 
@@ -71,13 +71,14 @@ fn resolve(vault: &Vault, args: &ProxyArgs) -> Result<(url::Url, Option<String>)
     let canonical = mcpauth_core::discovery::canonical_resource(&url);
     let account = match args.grant {
         // A machine account of this server with this client, made by an earlier run.
-        Grant::ClientCredentials => vault
+        Grant::ClientCredentials | Grant::JwtBearer => vault
             .list()?
             .into_iter()
             .find(|a| {
                 a.kind == AccountKind::Machine
                     && a.serves(&canonical)
                     && Some(&a.client_id) == args.client.client_id.as_ref()
+                    && a.assertion_source.is_some() == (args.grant == Grant::JwtBearer)
             })
             .map(|a| a.id),
         Grant::AuthorizationCode => match vault.account(&args.target) {
@@ -90,13 +91,23 @@ fn resolve(vault: &Vault, args: &ProxyArgs) -> Result<(url::Url, Option<String>)
 }
 
 fn sign_in_with(args: &ProxyArgs) -> Result<SignInWith, Failure> {
+    check_assertion_flags(args.grant, &args.client)?;
     let client = client_choice(&args.client)?;
     match args.grant {
         Grant::AuthorizationCode => Ok(SignInWith::Browser(client)),
-        Grant::ClientCredentials => match (client.client_id, client.credential) {
-            (Some(client_id), Some(credential)) => Ok(SignInWith::ClientCredentials {
+        Grant::JwtBearer => {
+            let (client_id, assertion) = workload_client(&args.client, client.client_id)?;
+            Ok(SignInWith::Machine {
                 client_id,
-                credential,
+                credential: client.credential,
+                assertion: Some(assertion),
+            })
+        }
+        Grant::ClientCredentials => match (client.client_id, client.credential) {
+            (Some(client_id), Some(credential)) => Ok(SignInWith::Machine {
+                client_id,
+                credential: Some(credential),
+                assertion: None,
             }),
             _ => Err(Failure::new(
                 exit::FAILURE,

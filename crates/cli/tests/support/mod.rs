@@ -319,19 +319,23 @@ impl Env {
 /// lists them (method, path, the MCP headers): a private instance's log holds
 /// one test's requests only.
 pub async fn requests_to(servers: &mcpauth_testkit::Servers, server: &str) -> Vec<Value> {
-    let log: Value = reqwest::get(format!("{}/__test/requests", servers.issuer()))
+    test_log(servers, "requests")
         .await
-        .expect("request log")
+        .into_iter()
+        .filter(|r| r["server"] == server)
+        .collect()
+}
+
+/// The `requests` of a log the main authorization server keeps for tests
+/// (`GET {issuer}/__test/<name>`).
+pub async fn test_log(servers: &mcpauth_testkit::Servers, name: &str) -> Vec<Value> {
+    let log: Value = reqwest::get(format!("{}/__test/{name}", servers.issuer()))
+        .await
+        .unwrap_or_else(|e| panic!("the {name} log: {e}"))
         .json()
         .await
         .expect("JSON");
-    log["requests"]
-        .as_array()
-        .expect("requests")
-        .iter()
-        .filter(|r| r["server"] == server)
-        .cloned()
-        .collect()
+    log["requests"].as_array().expect("requests").clone()
 }
 
 /// One MCP header of a request in that log (names in lower case).
