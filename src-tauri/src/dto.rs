@@ -123,6 +123,33 @@ pub struct AccountView {
     pub next_refresh_at: Option<i64>,
     pub has_refresh_token: bool,
     pub is_default: bool,
+    /// Workload identity (JWT bearer): where each token request reads the
+    /// platform's JWT.
+    pub assertion_source: Option<AssertionSourceView>,
+}
+
+/// Where a workload identity account reads its JWT.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct AssertionSourceView {
+    /// `file` or `env`
+    pub kind: String,
+    /// The file's path, or the environment variable's name.
+    pub name: String,
+}
+
+impl From<&mcpauth_vault::AssertionSource> for AssertionSourceView {
+    fn from(source: &mcpauth_vault::AssertionSource) -> Self {
+        match source {
+            mcpauth_vault::AssertionSource::File(path) => Self {
+                kind: "file".into(),
+                name: path.display().to_string(),
+            },
+            mcpauth_vault::AssertionSource::Env(name) => Self {
+                kind: "env".into(),
+                name: name.clone(),
+            },
+        }
+    }
 }
 
 impl AccountView {
@@ -150,6 +177,7 @@ impl AccountView {
             next_refresh_at: a.next_refresh_at(min_skew),
             has_refresh_token: a.has_refresh_token,
             is_default: a.is_default,
+            assertion_source: a.assertion_source.as_ref().map(Into::into),
         }
     }
 }
@@ -469,6 +497,7 @@ pub fn bindings() -> String {
     let decls = [
         AppError::decl(&cfg),
         StatusView::decl(&cfg),
+        AssertionSourceView::decl(&cfg),
         AccountView::decl(&cfg),
         ExchangeView::decl(&cfg),
         ActivityView::decl(&cfg),

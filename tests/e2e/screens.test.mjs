@@ -6,10 +6,12 @@
 // of a real account with its redacted exchanges, only the content pane
 // scrolling, exports that run mcpauth by its absolute path and name the
 // server URL, a second sign-in to a server made only on purpose, and a
-// sign-out that leaves no entry called "already signed in".
+// sign-out that leaves no entry called "already signed in", and a workload
+// identity account that says where its JWT is read.
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
 import { byTestId, invoke, openAddPreview, pageText, useApp, waitFor, waitForFirstAccount, waitForText } from './harness.mjs';
 
@@ -223,5 +225,26 @@ describe('screens, tried as a new user would', () => {
     await row.waitForDisplayed({ timeout: 10_000 });
     assert.equal(await row.getAttribute('data-url'), app.servers.mcp.current);
     assert.equal(await byTestId(b, 'import-signed-in').isExisting(), false, await pageText(b));
+  });
+
+  it('a workload identity account made with the command line says where each token request reads its JWT', async () => {
+    const b = app.browser;
+    const made = await fetch(`${app.servers.issuer}/__test/workload-token`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"sub":"e2e-workload"}',
+    });
+    const file = join(app.work, 'platform-token');
+    writeFileSync(file, (await made.json()).assertion);
+    const login = spawnSync(join(dirname(app.appBinary), 'mcpauth'), [
+      'login', app.servers.mcp.current, '--grant', 'jwt-bearer', '--client-id', 'mcpauth-workload',
+      '--scope', 'mcp:read', '--assertion-file', file, '--json',
+    ], { env: app.env, encoding: 'utf8', timeout: 60_000 });
+    assert.equal(login.status, 0, login.stderr);
+    const { id } = JSON.parse(login.stdout);
+    await b.execute((to) => { location.hash = `#/account/${to}`; }, id);
+    const source = byTestId(b, 'assertion-source');
+    await source.waitForDisplayed({ timeout: 10_000 });
+    const drawn = (await source.getText()).replace(/\s+/g, ' ');
+    assert.ok(drawn.includes(`read at every token request from the file ${file}. MCP Auth keeps no copy of it.`), drawn);
+    assert.match(await byTestId(b, 'detail-header').getText(), /workload identity/);
   });
 });

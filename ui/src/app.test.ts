@@ -5,6 +5,7 @@ import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { clearMocks } from "@tauri-apps/api/mocks";
 import type { FakeBackend, FakeOptions } from "./dev/fake-backend";
 import type { AppState } from "./lib/store.svelte";
+import type { AccountView } from "./bindings";
 import * as fx from "./dev/fixtures";
 
 interface Booted {
@@ -426,6 +427,7 @@ describe("account detail", () => {
     try {
       const { root } = await open();
       expect($(root, "token-masked")?.textContent).toBe("eyJhbG****");
+      expect($(root, "assertion-source"), "a user account reads no JWT").toBeNull();
       expect($(root, "token-has-refresh")?.textContent).toContain("present");
       expect($$(root, "activity")[0]?.querySelectorAll(":scope > li")).toHaveLength(4);
       expect(root.textContent).toContain("temporarily_unavailable");
@@ -447,6 +449,24 @@ describe("account detail", () => {
     } finally {
       vi.useRealTimers();
     }
+  });
+
+  const workload = (assertion_source: AccountView["assertion_source"]) =>
+    fx.account({ id: "w0rk1oad", kind: "machine", client_auth: "none", has_refresh_token: false, assertion_source });
+  const sourceText = (root: HTMLElement) => $(root, "assertion-source")?.textContent?.replace(/\s+/g, " ");
+
+  it("a workload identity account says which file each token request reads its JWT from", async () => {
+    const { root } = await boot({ accounts: [workload({ kind: "file", name: "/var/run/secrets/tokens/mcp" })] }, "#/account/w0rk1oad");
+    expect((await el(root, "detail-header")).textContent).toContain("workload identity");
+    expect(sourceText(root)).toContain(
+      "read at every token request from the file /var/run/secrets/tokens/mcp. MCP Auth keeps no copy of it.",
+    );
+  });
+
+  it("a workload identity account says which environment variable it reads, and whose", async () => {
+    const { root } = await boot({ accounts: [workload({ kind: "env", name: "CI_OIDC_TOKEN" })] }, "#/account/w0rk1oad");
+    await el(root, "detail-header");
+    expect(sourceText(root)).toContain("from the environment variable CI_OIDC_TOKEN of the program that asks");
   });
 
   it("upgrades by refresh and says what was really granted", async () => {

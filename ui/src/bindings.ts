@@ -12,6 +12,16 @@ export type StatusView = {
  */
 state: string, expires_at: number | null, reason: string | null, retry_at: number | null, };
 
+export type AssertionSourceView = { 
+/**
+ * `file` or `env`
+ */
+kind: string, 
+/**
+ * The file's path, or the environment variable's name.
+ */
+name: string, };
+
 export type AccountView = { id: string, name: string, 
 /**
  * user or machine
@@ -20,7 +30,12 @@ kind: string, server_url: string, resource: string, issuer: string, subject: str
 /**
  * pre_registered, metadata_document or dynamic
  */
-registration: string, client_auth: string, status: StatusView, granted_scopes: Array<string>, offered_scopes: Array<string>, requested_scopes: Array<string>, token_type: string, expires_at: number | null, issued_at: number | null, last_refresh_at: number | null, next_refresh_at: number | null, has_refresh_token: boolean, is_default: boolean, };
+registration: string, client_auth: string, status: StatusView, granted_scopes: Array<string>, offered_scopes: Array<string>, requested_scopes: Array<string>, token_type: string, expires_at: number | null, issued_at: number | null, last_refresh_at: number | null, next_refresh_at: number | null, has_refresh_token: boolean, is_default: boolean, 
+/**
+ * Workload identity (JWT bearer): where each token request reads the
+ * platform's JWT.
+ */
+assertion_source: AssertionSourceView | null, };
 
 export type ExchangeView = { method: string, url: string, request_headers: Array<[string, string]>, request_body: string | null, status: number | null, response_headers: Array<[string, string]>, response_body: string | null, error: string | null, ms: number, };
 

@@ -40,6 +40,7 @@ export function account(over: Partial<AccountView> = {}): AccountView {
     next_refresh_at: NOW + 2640,
     has_refresh_token: true,
     is_default: true,
+    assertion_source: null,
     ...over,
   };
 }
