@@ -53,6 +53,10 @@ if (scenario === 'auth/pre-registration') {
 } else if (scenario === 'auth/client-credentials-jwt') {
   proxyArgs.push('--grant', 'client-credentials', '--client-id', context.client_id,
     '--private-key', secretFile('key.pem', context.private_key_pem), '--signing-alg', context.signing_algorithm ?? 'ES256');
+} else if (scenario === 'auth/wif-jwt-bearer') {
+  // Workload identity: the platform's JWT, as a projected token file.
+  proxyArgs.push('--grant', 'jwt-bearer', '--client-id', context.client_id,
+    '--assertion-file', secretFile('workload.jwt', context.valid_jwt));
 } else if (scenario === 'auth/basic-cimd') {
   // The suite's own Client ID Metadata Document URL (the client we publish is elsewhere).
   proxyArgs.push('--client-metadata-url', 'https://conformance-test.local/client-metadata.json');
