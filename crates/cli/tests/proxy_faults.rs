@@ -8,13 +8,7 @@ mod support;
 use mcpauth_testkit::mcp_mock::{McpMock, Misbehaviour};
 use mcpauth_testkit::{servers, Servers};
 use serde_json::{json, Value};
-use support::{header, Env};
-
-fn initialize(id: u64, version: &str) -> Value {
-    json!({"jsonrpc": "2.0", "id": id, "method": "initialize", "params": {
-        "protocolVersion": version, "capabilities": {},
-        "clientInfo": {"name": "raw-test-client", "version": "1"}}})
-}
+use support::{header, initialize, Env};
 
 fn call(id: u64, tool: &str) -> Value {
     json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {"name": tool, "arguments": {}}})

@@ -11,13 +11,7 @@ use std::time::{Duration, Instant};
 
 use mcpauth_testkit::Servers;
 use serde_json::{json, Value};
-use support::{Env, RawProxy};
-
-fn initialize(id: u64) -> Value {
-    json!({"jsonrpc": "2.0", "id": id, "method": "initialize", "params": {
-        "protocolVersion": "2025-11-25", "capabilities": {},
-        "clientInfo": {"name": "load-test-client", "version": "1"}}})
-}
+use support::{initialize, Env, RawProxy};
 
 fn echo(id: u64, text: &str) -> Value {
     json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
@@ -67,7 +61,7 @@ fn expire(env: &Env, id: &str, at: i64) {
 
 async fn started_proxy(env: &Env, url: &str) -> RawProxy {
     let mut proxy = env.raw_proxy(&[url]).await;
-    let init = proxy.call(initialize(0)).await;
+    let init = proxy.call(initialize(0, "2025-11-25")).await;
     assert!(init.get("result").is_some(), "initialize: {init}");
     proxy
         .send(&json!({"jsonrpc": "2.0", "method": "notifications/initialized"}))

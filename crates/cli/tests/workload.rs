@@ -9,7 +9,7 @@ mod support;
 
 use mcpauth_testkit::{call_tool, jwt_claims, servers};
 use serde_json::{json, Value};
-use support::Env;
+use support::{initialize, Env};
 
 const CLIENT: &str = "mcpauth-workload";
 
@@ -303,10 +303,18 @@ async fn a_refused_assertion_is_not_sent_again_and_a_renewed_one_is() {
         assert!(!out.status.success());
         assert!(stderr(&out).contains("not sent again"), "{}", stderr(&out));
     }
+    // Nor by a proxy on the account: each call is told why, and nothing is sent.
+    let mut proxy = env.raw_proxy(&[&id]).await;
+    for n in 1..=2 {
+        let answer = proxy.call(initialize(n, "2025-11-25")).await;
+        let message = answer["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains("not sent again"), "{answer}");
+    }
+    let proxy_log = proxy.finish().await;
     assert_eq!(
         jwt_bearer_requests().await.len(),
         after_refusal,
-        "the refused assertion was not sent again"
+        "the refused assertion was not sent again; the proxy said:\n{proxy_log}"
     );
     assert_eq!(env.only_account()["status"]["state"], "needs_sign_in");
 

@@ -245,6 +245,26 @@ impl Auth {
             )));
         }
         let account = self.account();
+        // A machine account gets its next token from its own grant, in the
+        // vault; never from the browser, and never by making another account
+        // with the same credential. For a workload that matters twice: the
+        // vault does not send an assertion the server refused, where a new
+        // account would send it again (SEP-1933: no retry with the same
+        // assertion, no other grant).
+        let machine = account
+            .as_ref()
+            .and_then(|id| self.vault.account(id).ok())
+            .filter(|a| a.kind == AccountKind::Machine);
+        if let Some(machine) = machine {
+            return match self.vault.token(&machine.id).await {
+                Ok(token) => {
+                    self.scrubber.remember(token.secret());
+                    self.generation.fetch_add(1, Ordering::SeqCst);
+                    Ok(())
+                }
+                Err(e) => Err(AuthFailure(self.scrubber.printable(&e.to_string()))),
+            };
+        }
         let result = match &self.how {
             SignInWith::Machine {
                 client_id,

@@ -315,6 +315,13 @@ impl Env {
     }
 }
 
+/// A JSON-RPC `initialize` request for `version`, as a raw test client sends it.
+pub fn initialize(id: u64, version: &str) -> Value {
+    serde_json::json!({"jsonrpc": "2.0", "id": id, "method": "initialize", "params": {
+        "protocolVersion": version, "capabilities": {},
+        "clientInfo": {"name": "raw-test-client", "version": "1"}}})
+}
+
 /// The requests one MCP server of `servers` received, as its request log
 /// lists them (method, path, the MCP headers): a private instance's log holds
 /// one test's requests only.
