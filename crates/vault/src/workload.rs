@@ -46,7 +46,7 @@ impl AssertionSource {
             source_name: self.to_string(),
             reason,
         };
-        let raw = match self {
+        let mut raw = match self {
             Self::File(path) => {
                 let bytes = std::fs::read(path).map_err(|e| {
                     fail(match e.kind() {
@@ -80,17 +80,10 @@ impl AssertionSource {
             },
         };
         let assertion = Assertion::new(raw.trim().to_string());
-        drop(zeroizing(raw));
+        zeroize::Zeroize::zeroize(&mut raw);
         check_jwt(assertion.secret(), now_secs()).map_err(fail)?;
         Ok(assertion)
     }
-}
-
-/// Wipes a string that held a secret.
-fn zeroizing(mut s: String) -> String {
-    use zeroize::Zeroize;
-    s.zeroize();
-    s
 }
 
 /// A compact JWS whose payload is a JSON object, not past its `exp`. The
