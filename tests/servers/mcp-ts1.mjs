@@ -95,6 +95,14 @@ export function buildV1Server({ name, counter, whoami = false, writeNote = false
     return text(elicitAnswer(r.action, r.content));
   });
 
+  // What the conformance suite's 2025-11-25 server does: no relatedRequestId,
+  // so the SDK sends the request on the session's GET stream, and drops it if
+  // that stream is not open yet. A client must open it before it calls.
+  mcp.registerTool('elicit_outside', { description: 'Asks for a name on the GET stream, outside the call' }, async () => {
+    const r = await mcp.server.elicitInput({ mode: 'form', ...ELICIT_PARAMS });
+    return text(elicitAnswer(r.action, r.content));
+  });
+
   mcp.registerTool('sample', { description: 'Asks the client\'s model to say hi (sampling)' }, async (extra) => {
     const r = await mcp.server.createMessage(SAMPLE_PARAMS, { relatedRequestId: extra.requestId });
     return text(sampleAnswer(r));
@@ -147,6 +155,10 @@ const rpcError = (res, status, code, message) => res.status(status).json({ jsonr
  * SDK's simpleStreamableHttp example, plus an event store and
  * `retryInterval: 200` (the priming event's `retry:`).
  *
+ * A session whose client calls itself `slow-get-stream` in `initialize` has
+ * its GET stream opened 500 ms late, as a loaded server's would be: the
+ * window in which a server request sent outside a call has no stream to go on.
+ *
  * @param {import('express').Express} app
  * @param {object} o
  * @param {string} o.path
@@ -164,6 +176,8 @@ export function mountStreamable(app, {
   const log = logger(name);
   /** @type {Map<string, StreamableHTTPServerTransport>} */
   const sessions = new Map();
+  /** Session id → its McpServer (for the client's name). */
+  const servers = new Map();
 
   app.post(path, ...beforeBody, express.json({ limit: '1mb' }), ...afterBody, async (req, res) => {
     const sessionId = req.headers['mcp-session-id'];
@@ -172,15 +186,19 @@ export function mountStreamable(app, {
       if (!transport) {
         if (sessionId) return rpcError(res, 404, -32001, 'Session not found');
         if (!isInitializeRequest(req.body)) return rpcError(res, 400, -32000, 'Bad Request: No valid session ID provided');
+        const mcp = buildServer();
         transport = new StreamableHTTPServerTransport({
           sessionIdGenerator: () => randomUUID(),
           ...(resumable ? { eventStore: new OrderedEventStore(), retryInterval: 200 } : {}),
-          onsessioninitialized: (sid) => { sessions.set(sid, transport); },
+          onsessioninitialized: (sid) => { sessions.set(sid, transport); servers.set(sid, mcp); },
         });
         transport.onclose = () => {
-          if (transport.sessionId) sessions.delete(transport.sessionId);
+          if (transport.sessionId) {
+            sessions.delete(transport.sessionId);
+            servers.delete(transport.sessionId);
+          }
         };
-        await buildServer().connect(transport);
+        await mcp.connect(transport);
       }
       await transport.handleRequest(req, res, req.body);
     } catch (err) {
@@ -198,6 +216,9 @@ export function mountStreamable(app, {
     const transport = sessions.get(sessionId);
     if (!transport) return rpcError(res, 404, -32001, 'Session not found');
     try {
+      if (req.method === 'GET' && servers.get(sessionId)?.server.getClientVersion()?.name === 'slow-get-stream') {
+        await sleep(500);
+      }
       await transport.handleRequest(req, res);
     } catch (err) {
       log('error handling MCP request', err);
@@ -211,6 +232,7 @@ export function mountStreamable(app, {
   const closeAll = async () => {
     const all = [...sessions.values()];
     sessions.clear();
+    servers.clear();
     await Promise.allSettled(all.map((t) => t.close()));
     return all.length;
   };

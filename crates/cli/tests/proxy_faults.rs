@@ -417,3 +417,51 @@ async fn an_endpoint_moved_with_a_308_is_followed_once_and_kept() {
         "initialize, initialized, tools/list at the new URL: {seen:?}"
     );
 }
+
+/// A legacy server that sends its own request outside the call (the
+/// conformance suite's 2025-11-25 server elicits this way) puts it on the GET
+/// stream and drops it when that stream is not open yet. The server here
+/// answers the GET 500 ms late, as a loaded one does; a client that calls at
+/// once still gets the elicitation, because the proxy holds requests until
+/// the GET stream is open, and the call completes with the client's answer.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_request_the_server_sends_on_its_get_stream_is_not_lost() {
+    let env = Env::new();
+    let mut proxy = env.raw_proxy(&[servers().mcp("open")]).await;
+    let mut hello = initialize(1, "2025-11-25");
+    hello["params"]["clientInfo"]["name"] = json!("slow-get-stream");
+    hello["params"]["capabilities"] = json!({"elicitation": {"form": {}}});
+    let init = proxy.call(hello).await;
+    assert_eq!(init["result"]["protocolVersion"], "2025-11-25", "{init}");
+    // initialized and the call back to back, as an SDK client sends them.
+    proxy
+        .send(&serde_json::from_str(INITIALIZED).expect("json"))
+        .await;
+    proxy.send(&call(2, "elicit_outside")).await;
+    let asked = loop {
+        let message = proxy.recv().await;
+        if message["method"] == "elicitation/create" {
+            break message;
+        }
+        assert!(
+            message.get("id") != Some(&json!(2)),
+            "the call ended without its elicitation reaching the client: {message}"
+        );
+    };
+    assert_eq!(asked["params"]["message"], "Your name?", "{asked}");
+    proxy
+        .send(&json!({"jsonrpc": "2.0", "id": asked["id"],
+                      "result": {"action": "accept", "content": {"name": "Ada"}}}))
+        .await;
+    let answer = loop {
+        let message = proxy.recv().await;
+        if message.get("id") == Some(&json!(2)) {
+            break message;
+        }
+    };
+    assert_eq!(
+        answer["result"]["content"][0]["text"], "accept:Ada",
+        "{answer}"
+    );
+    proxy.finish().await;
+}

@@ -58,6 +58,7 @@ impl Bridge {
             if let Some(s) = connected.upstream.streamable() {
                 s.remember_initialized(message.clone());
             }
+            connected.upstream.expect_stream();
         }
         connected.post(message);
         if initialized {

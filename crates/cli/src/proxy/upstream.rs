@@ -144,6 +144,11 @@ pub struct Upstream {
     ended: Arc<Mutex<Option<String>>>,
     /// The GET stream's task is running.
     listening: std::sync::atomic::AtomicBool,
+    /// True from the client's `notifications/initialized` until the first GET
+    /// has its answer: requests wait for it, because a legacy server sends
+    /// its own requests (an `elicitation/create` a tool asks for, say) on the
+    /// GET stream and drops them when none is open yet.
+    opening: tokio::sync::watch::Sender<bool>,
     unsolicited: mpsc::UnboundedSender<Value>,
     background: Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
@@ -326,6 +331,7 @@ impl Upstream {
             pending: Arc::new(Pending::default()),
             ended: Arc::new(Mutex::new(None)),
             listening: std::sync::atomic::AtomicBool::new(false),
+            opening: tokio::sync::watch::Sender::new(false),
             unsolicited,
             background: Mutex::new(Vec::new()),
         }
@@ -353,6 +359,7 @@ impl Upstream {
     /// A handle on the upstream id of a request that has been sent.
     pub async fn request(&self, message: Value) -> Result<InFlight, WireError> {
         self.check_open()?;
+        self.stream_opened().await;
         let id = message.get("id").cloned().unwrap_or(Value::Null);
         let key = key(&id);
         let (tx, rx) = mpsc::unbounded_channel();
@@ -455,13 +462,46 @@ impl Upstream {
         }
     }
 
+    /// Whether this session gets a GET stream: a legacy Streamable HTTP one
+    /// with a session id (HTTP+SSE has only its one stream, already read).
+    fn has_get_stream(&self) -> bool {
+        matches!(&self.transport, Transport::Streamable(s) if !s.is_modern() && s.session().is_some())
+    }
+
+    /// Called when the client's `notifications/initialized` is seen, before
+    /// anything after it is sent: requests from here on wait until the GET
+    /// stream is open (or refused), so nothing the server sends on it is lost.
+    pub fn expect_stream(&self) {
+        if self.has_get_stream() && !self.listening.load(std::sync::atomic::Ordering::SeqCst) {
+            self.opening.send_replace(true);
+        }
+    }
+
+    /// Waits while the first GET is on its way. Bounded: a server that never
+    /// answers a GET must not hold every request (the stream task keeps trying).
+    async fn stream_opened(&self) {
+        let mut opening = self.opening.subscribe();
+        let bound = Duration::from_secs(10);
+        if tokio::time::timeout(bound, opening.wait_for(|o| !*o))
+            .await
+            .is_err()
+        {
+            tracing::debug!(
+                "the GET stream has no answer after {} s; sending without it",
+                bound.as_secs()
+            );
+            self.opening.send_replace(false);
+        }
+    }
+
     /// Opens the legacy GET stream for messages outside requests (SPEC §6.1),
     /// kept open with reconnects that honour `retry:` and `Last-Event-ID`.
     pub fn listen_for_server_messages(&self) {
         let Transport::Streamable(streamable) = &self.transport else {
             return; // HTTP+SSE has only its one stream, already read
         };
-        if streamable.is_modern() || streamable.session().is_none() {
+        if !self.has_get_stream() {
+            self.opening.send_replace(false);
             return; // no session, no GET stream
         }
         if self
@@ -470,6 +510,8 @@ impl Upstream {
         {
             return; // one GET stream per session (a second initialized changes nothing)
         }
+        self.opening.send_replace(true);
+        let opening = self.opening.clone();
         let streamable = streamable.clone();
         let pending = self.pending.clone();
         let unsolicited = self.unsolicited.clone();
@@ -478,7 +520,10 @@ impl Upstream {
             let mut retry: Option<Duration> = None;
             let mut failures: u32 = 0;
             loop {
-                match streamable.get_stream(last_id.as_deref()).await {
+                let got = streamable.get_stream(last_id.as_deref()).await;
+                // Open, refused or failed: the requests that waited go now.
+                opening.send_replace(false);
+                match got {
                     Ok(None) => return, // 405: the server offers no stream
                     Ok(Some(mut events)) => {
                         while let Ok(m) = events.next_message().await {
