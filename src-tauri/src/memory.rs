@@ -9,13 +9,25 @@
 //!   stay in this process's resident set (~110 MB), clean and backed by the
 //!   library files. They are handed back to the kernel (`MADV_PAGEOUT`); the
 //!   page cache keeps most of them, so the next window faults them in quickly.
+//! - `MADV_PAGEOUT` leaves a page alone while another process maps it too:
+//!   libLLVM, which WebKit's EGL display loads and which an X server with
+//!   software GL (Xvfb's GLX) maps as well, ~30 MB. Those pages are dropped
+//!   from this process's page tables instead (`MADV_DONTNEED`), but only in
+//!   read-only mappings of shared libraries that hold no page of their own
+//!   (no copy-on-write copy): there the next access reads the same bytes
+//!   back from the file, and the page cache keeps them for the other process.
+//!   Never shared memory (`/memfd:…`, a deleted file), whose mappings WebKit
+//!   makes and ends as it pleases: a range unmapped after the list was read
+//!   and reused for the heap would be zeroed. The list is read just before,
+//!   while no window is being built (the window's build lock is held), so
+//!   no library is being loaded meanwhile.
 //!
 //! Measured by `bench/app.sh` (BENCHMARKS.md): the closed app's resident
 //! memory, every process it started counted.
 
 use std::time::{Duration, Instant};
 
-use tauri::AppHandle;
+use tauri::{AppHandle, Manager};
 
 /// Called when the main window was destroyed: waits (off the main thread)
 /// for its web process to end, then releases what the closed window held,
@@ -47,8 +59,11 @@ pub fn release_after(app: &AppHandle, delay: Duration) {
             wait_until(Duration::from_secs(5), || {
                 network.iter().all(|pid| !alive(*pid))
             });
+            // Not while a window is built: it loads libraries meanwhile.
+            let memory = app.state::<crate::window::WindowMemory>();
+            let _no_window_built = memory.hold_building();
             if crate::window::current(&app).is_none() {
-                sys::page_out_file_mappings();
+                sys::release_file_pages();
             }
         });
     if let Err(e) = spawned {
@@ -119,43 +134,264 @@ mod sys {
         }
     }
 
-    /// Hands the resident pages of every file-backed mapping back to the
-    /// kernel. Only clean pages that no other process maps are reclaimed
-    /// (madvise(2)); the rest, and every anonymous page, stay as they are.
-    pub fn page_out_file_mappings() {
-        let Ok(maps) = std::fs::read_to_string("/proc/self/maps") else {
+    /// Hands the resident pages of file-backed mappings back to the kernel:
+    /// first every clean page no other process maps (`MADV_PAGEOUT`, which
+    /// reclaims them), then, from the mappings whose pages are all the file's
+    /// own, the shared ones too (`MADV_DONTNEED`, which only unmaps them here).
+    pub fn release_file_pages() {
+        let Ok(smaps) = std::fs::read_to_string("/proc/self/smaps") else {
             return;
         };
-        for (start, end) in super::file_mappings(&maps) {
+        let mappings = super::mappings(&smaps);
+        for m in mappings.iter().filter(|m| m.file) {
             // SAFETY: MADV_PAGEOUT is advice: it changes no mapping and no
             // contents, and a reclaimed page is read back from its file on the
             // next access. The range is one of this process's own mappings,
-            // page-aligned as /proc/self/maps gives it; an error (an old
-            // kernel without MADV_PAGEOUT, a mapping gone since) is harmless.
+            // page-aligned as the kernel lists it; an error (an old kernel
+            // without MADV_PAGEOUT, a mapping gone since) is harmless.
             unsafe {
-                libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_PAGEOUT);
+                libc::madvise(
+                    m.start as *mut libc::c_void,
+                    m.end - m.start,
+                    libc::MADV_PAGEOUT,
+                );
+            }
+        }
+        for m in mappings.iter().filter(|m| m.only_file_pages()) {
+            // SAFETY: MADV_DONTNEED on a file mapping unmaps its pages from
+            // this process; the next access reads them from the file again.
+            // That returns the same bytes only where no page differs from the
+            // file: `only_file_pages` admits read-only mappings of shared
+            // libraries with no anonymous (copy-on-write) page, so relocated
+            // data (RELRO) and anything written are never touched; and a
+            // read-only mapping gains no such page later without an
+            // mprotect, which nothing in this process does to a loaded
+            // library after start. The list was read just now, with the
+            // window's build lock held (no library is being loaded); a
+            // library's mappings end only when it is unloaded, which WebKit,
+            // GTK and Mesa do not do while the app runs. Shared memory,
+            // deleted files and devices are left out (see the module's notes).
+            unsafe {
+                libc::madvise(
+                    m.start as *mut libc::c_void,
+                    m.end - m.start,
+                    libc::MADV_DONTNEED,
+                );
+            }
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use std::io::Write;
+
+        /// Held by each test that releases pages: a release in one test would
+        /// unmap the pages another is about to count.
+        static RELEASING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+        /// A file holding `bytes`, named like a shared library (only those are
+        /// unmapped), removed when dropped (no crate for temp files here).
+        struct TempLib {
+            file: std::fs::File,
+            path: std::path::PathBuf,
+        }
+
+        impl Drop for TempLib {
+            fn drop(&mut self) {
+                let _ = std::fs::remove_file(&self.path);
+            }
+        }
+
+        fn temp_file(bytes: &[u8]) -> TempLib {
+            static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+            let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let path = std::env::temp_dir()
+                .join(format!("libmcpauth-memory-{}-{n}.so", std::process::id()));
+            let mut file = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create_new(true)
+                .open(&path)
+                .expect("temp file");
+            file.write_all(bytes).expect("write");
+            TempLib { file, path }
+        }
+
+        /// Maps `len` bytes of `file` read-only and private, as the dynamic
+        /// loader maps a library's code.
+        fn map(lib: &TempLib, len: usize, prot: i32) -> *mut u8 {
+            use std::os::fd::AsRawFd;
+            let file = &lib.file;
+            // SAFETY: a fresh mapping of a file we own; the pointer is checked.
+            let p = unsafe {
+                libc::mmap(
+                    std::ptr::null_mut(),
+                    len,
+                    prot,
+                    libc::MAP_PRIVATE,
+                    file.as_raw_fd(),
+                    0,
+                )
+            };
+            assert_ne!(p, libc::MAP_FAILED, "mmap failed");
+            p.cast()
+        }
+
+        fn read_all(p: *const u8, len: usize) -> Vec<u8> {
+            // SAFETY: `p` maps `len` readable bytes (map above) until munmap.
+            unsafe { std::slice::from_raw_parts(p, len) }.to_vec()
+        }
+
+        /// The resident kB of this process's mapping that starts at `p`.
+        fn resident_kb(p: *const u8) -> u64 {
+            let smaps = std::fs::read_to_string("/proc/self/smaps").expect("smaps");
+            let found = super::super::mappings(&smaps)
+                .into_iter()
+                .find(|m| m.start == p as usize)
+                .expect("the mapping is listed");
+            found.rss_kb
+        }
+
+        #[test]
+        fn shared_clean_pages_leave_the_resident_set_and_read_back_the_same() {
+            let _one = RELEASING.lock().unwrap_or_else(|e| e.into_inner());
+            const LEN: usize = 64 * 4096;
+            let content: Vec<u8> = (0..LEN).map(|i| (i * 7 % 251) as u8).collect();
+            let file = temp_file(&content);
+            // Two mappings of one file: each page is mapped twice, so
+            // MADV_PAGEOUT alone would keep it, as it keeps a page Xvfb maps.
+            let a = map(&file, LEN, libc::PROT_READ);
+            let b = map(&file, LEN, libc::PROT_READ);
+            assert_eq!(read_all(a, LEN), content);
+            assert_eq!(read_all(b, LEN), content);
+            assert!(
+                resident_kb(a) >= 256 && resident_kb(b) >= 256,
+                "both mappings resident"
+            );
+
+            super::release_file_pages();
+
+            assert_eq!(
+                (resident_kb(a), resident_kb(b)),
+                (0, 0),
+                "nothing left resident"
+            );
+            assert_eq!(read_all(a, LEN), content, "the same bytes read back");
+            assert_eq!(read_all(b, LEN), content);
+            // SAFETY: both were mapped above with LEN bytes and are not used after.
+            unsafe {
+                libc::munmap(a.cast(), LEN);
+                libc::munmap(b.cast(), LEN);
+            }
+        }
+
+        #[test]
+        fn a_page_written_before_the_mapping_became_read_only_is_kept() {
+            // As the loader does with relocated data (RELRO): written while
+            // writable, then made read-only. Unmapping it would read back the
+            // file's bytes, not the written ones.
+            let _one = RELEASING.lock().unwrap_or_else(|e| e.into_inner());
+            const LEN: usize = 4 * 4096;
+            let file = temp_file(&[0u8; LEN]);
+            let p = map(&file, LEN, libc::PROT_READ | libc::PROT_WRITE);
+            // SAFETY: `p` maps LEN writable bytes; then made read-only.
+            unsafe {
+                std::ptr::write_bytes(p, 0x5a, LEN);
+                assert_eq!(libc::mprotect(p.cast(), LEN, libc::PROT_READ), 0);
+            }
+
+            super::release_file_pages();
+
+            assert_eq!(read_all(p, LEN), vec![0x5a; LEN], "the written bytes stay");
+            assert!(resident_kb(p) >= 16, "its own pages stay resident");
+            // SAFETY: mapped above with LEN bytes and not used after.
+            unsafe {
+                libc::munmap(p.cast(), LEN);
             }
         }
     }
 }
 
-/// The address ranges of `/proc/self/maps` lines backed by a file (a path,
-/// not `[heap]`, `[stack]` or an anonymous mapping).
-fn file_mappings(maps: &str) -> Vec<(usize, usize)> {
-    maps.lines()
-        .filter_map(|line| {
-            let mut fields = line.split_whitespace();
-            let range = fields.next()?;
-            let path = fields.nth(4)?;
-            if !path.starts_with('/') {
-                return None;
+/// One mapping of `/proc/self/smaps`: its range and what its pages are.
+#[derive(Debug, PartialEq, Eq)]
+struct Mapping {
+    start: usize,
+    end: usize,
+    /// Backed by a file (a path, not `[heap]`, `[stack]` or anonymous).
+    file: bool,
+    /// A shared library's file (`….so`, `….so.N`), still on disk: not shared
+    /// memory (`/memfd:…`, `/SYSV…`, a deleted file) and not a device.
+    library: bool,
+    writable: bool,
+    rss_kb: u64,
+    /// Pages of its own (`Anonymous`, and `Swap` for those swapped out):
+    /// copy-on-write copies of the file's, written to (relocations, say). A dirty page of the file itself is the
+    /// file's current content (the page cache), and reads back the same.
+    anon_kb: u64,
+}
+
+impl Mapping {
+    /// Every resident page is the file's own bytes, and stays so: a shared
+    /// library's mapping, read-only, with no copy-on-write copy.
+    fn only_file_pages(&self) -> bool {
+        self.file && self.library && !self.writable && self.anon_kb == 0
+    }
+}
+
+/// Whether a mapping's header line names a shared library still on disk.
+/// (The path is the rest of the line: it may hold spaces.)
+fn is_library(header: &str) -> bool {
+    let Some(at) = header.find(" /") else {
+        return false;
+    };
+    let path = header[at + 1..].trim_end();
+    let name = path.rsplit('/').next().unwrap_or("");
+    !path.starts_with("/memfd:")
+        && !path.starts_with("/dev/")
+        && !path.ends_with("(deleted)")
+        && (name.ends_with(".so") || name.contains(".so."))
+}
+
+/// Reads `/proc/self/smaps`: a header line per mapping (`start-end perms
+/// offset dev inode [path]`), then `Key: value [kB]` lines about it.
+fn mappings(smaps: &str) -> Vec<Mapping> {
+    let mut out: Vec<Mapping> = Vec::new();
+    for line in smaps.lines() {
+        let mut fields = line.split_whitespace();
+        let Some(first) = fields.next() else { continue };
+        if let Some(key) = first.strip_suffix(':') {
+            let Some(m) = out.last_mut() else { continue };
+            let kb: u64 = fields.next().and_then(|v| v.parse().ok()).unwrap_or(0);
+            match key {
+                "Rss" => m.rss_kb = kb,
+                // A copy swapped out counts too: unmapping would lose it.
+                "Anonymous" | "Swap" => m.anon_kb += kb,
+                _ => {}
             }
-            let (start, end) = range.split_once('-')?;
-            let start = usize::from_str_radix(start, 16).ok()?;
-            let end = usize::from_str_radix(end, 16).ok()?;
-            (end > start).then_some((start, end))
-        })
-        .collect()
+            continue;
+        }
+        let Some((start, end)) = first.split_once('-') else {
+            continue;
+        };
+        let (Ok(start), Ok(end)) = (
+            usize::from_str_radix(start, 16),
+            usize::from_str_radix(end, 16),
+        ) else {
+            continue;
+        };
+        let perms = fields.next().unwrap_or("");
+        let path = fields.nth(3).unwrap_or("");
+        out.push(Mapping {
+            start,
+            end,
+            file: path.starts_with('/') && end > start,
+            library: is_library(line),
+            writable: perms.as_bytes().get(1) == Some(&b'w'),
+            rss_kb: 0,
+            anon_kb: 0,
+        });
+    }
+    out
 }
 
 #[cfg(test)]
@@ -174,18 +410,66 @@ mod tests {
     }
 
     #[test]
-    fn only_file_backed_mappings_are_paged_out() {
-        let maps = "\
-7f00a000-7f00b000 r-xp 00000000 08:01 1234 /usr/lib/x86_64-linux-gnu/libgtk-3.so.0
-7f00b000-7f00c000 rw-p 00000000 00:00 0
-55550000-55560000 rw-p 00000000 00:00 0 [heap]
-7ffd0000-7ffd1000 rw-p 00000000 00:00 0 [stack]
-7f00c000-7f00e000 r--p 00001000 08:01 99 /SYSV00000000 (deleted)
+    fn smaps_gives_each_mapping_and_whether_its_pages_are_the_files_own() {
+        let smaps = "\
+7f00a000-7f00c000 r-xp 00000000 08:01 1234                       /usr/lib/x86_64-linux-gnu/libLLVM-15.so.1
+Size:                  8 kB
+Rss:                   8 kB
+Shared_Dirty:          0 kB
+Private_Dirty:         0 kB
+Anonymous:             0 kB
+VmFlags: rd ex mr mw me
+7f00c000-7f00d000 r--p 00002000 08:01 1234                       /usr/lib/x86_64-linux-gnu/libLLVM-15.so.1
+Rss:                   4 kB
+Private_Dirty:         4 kB
+Anonymous:             4 kB
+7f00c800-7f00c900 r--p 00002800 08:01 1234                       /usr/lib/x86_64-linux-gnu/libLLVM-15.so.1
+Rss:                   0 kB
+Anonymous:             0 kB
+Swap:                  4 kB
+7f00d000-7f00e000 rw-p 00003000 08:01 1234                       /usr/lib/x86_64-linux-gnu/libLLVM-15.so.1
+Rss:                   4 kB
+Anonymous:             0 kB
+7f00e000-7f00f000 rw-p 00000000 00:00 0
+Rss:                   4 kB
+55550000-55560000 rw-p 00000000 00:00 0                          [heap]
+7f00f000-7f010000 rw-s 00000000 00:05 77                         /dev/dri/renderD128
+Rss:                   4 kB
+7f010000-7f012000 r--p 00001000 08:01 99                         /SYSV00000000 (deleted)
+Rss:                   8 kB
+Anonymous:             0 kB
+7f012000-7f014000 r--p 00000000 00:01 1035                       /memfd:WebKitSharedMemory (deleted)
+Rss:                   8 kB
+Anonymous:             0 kB
+7f014000-7f016000 r--p 00000000 08:01 4321                       /opt/My Apps/lib/libfoo.so
+Rss:                   8 kB
+Anonymous:             0 kB
+7f016000-7f018000 r--p 00000000 08:01 4322                       /usr/share/fonts/DejaVuSans.ttf
+Rss:                   8 kB
+Anonymous:             0 kB
 ";
+        let got = mappings(smaps);
+        let summary: Vec<_> = got
+            .iter()
+            .map(|m| (m.start, m.file, m.only_file_pages(), m.rss_kb))
+            .collect();
         assert_eq!(
-            file_mappings(maps),
-            [(0x7f00a000, 0x7f00b000), (0x7f00c000, 0x7f00e000)]
+            summary,
+            [
+                (0x7f00a000, true, true, 8),   // code: read-only, the file's bytes
+                (0x7f00c000, true, false, 4),  // relocated (RELRO): its own copy
+                (0x7f00c800, true, false, 0),  // its own copy, swapped out
+                (0x7f00d000, true, false, 4),  // writable
+                (0x7f00e000, false, false, 4), // anonymous
+                (0x55550000, false, false, 0), // heap
+                (0x7f00f000, true, false, 4),  // a device's pages
+                (0x7f010000, true, false, 8),  // shared memory: WebKit's to end
+                (0x7f012000, true, false, 8),  // a memfd: the same
+                (0x7f014000, true, true, 8),   // a library in a path with a space
+                (0x7f016000, true, false, 8),  // a font: not a library
+            ]
         );
+        assert_eq!(got[0].end, 0x7f00c000);
     }
 
     #[test]

@@ -43,6 +43,12 @@ impl WindowMemory {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Holds off building a window (memory.rs reads and releases the
+    /// process's mappings meanwhile, and a window's build loads libraries).
+    pub fn hold_building(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.building.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Notes the screen the page shows now (a location hash of ours).
     pub fn remember_route(&self, hash: &str) {
         if is_route_hash(hash) {
