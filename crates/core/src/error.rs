@@ -237,6 +237,18 @@ pub enum Error {
         offered: String,
     },
 
+    /// The person at the verification page declined (RFC 8628 §3.5 `access_denied`).
+    #[error("the sign-in was declined at {issuer} (access_denied); nothing was stored. Run the command again for a new code if that was a mistake")]
+    DeviceDenied { issuer: String },
+
+    /// The device code ran out before anyone approved it (RFC 8628 §3.5 `expired_token`, or its `expires_in` passed).
+    #[error("the code expired after {seconds} s without being approved at {issuer}; nothing was stored. Run the command again for a new code")]
+    DeviceCodeExpired { issuer: String, seconds: u64 },
+
+    /// A device authorization response MCP Auth will not show to a person.
+    #[error("the device authorization response from {url} is not usable: {reason}")]
+    InvalidDeviceAuthorization { url: String, reason: String },
+
     /// A workload's assertion (SEP-1933) could not be read or is not a usable JWT.
     #[error("the workload assertion from {source_name} is not usable: {reason}; nothing was sent")]
     InvalidAssertion { source_name: String, reason: String },
@@ -320,6 +332,7 @@ impl Error {
             | Error::RegistrationRefused { response, .. }
             | Error::AuthorizationDenied { response } => response.scrub(secrets),
             Error::InvalidTokenResponse { reason, .. }
+            | Error::InvalidDeviceAuthorization { reason, .. }
             | Error::RevocationFailed { reason, .. }
             | Error::NotAnOAuthMcpServer { reason, .. } => scrub_text(reason, secrets),
             Error::Transport { message, .. } => scrub_text(message, secrets),

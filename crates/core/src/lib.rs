@@ -9,6 +9,7 @@
 pub mod authorize;
 pub mod callback;
 pub mod challenge;
+pub mod device;
 pub mod discovery;
 pub mod error;
 pub mod flow;

@@ -33,6 +33,9 @@ pub struct AuthorizationServerMetadata {
     pub introspection_endpoint: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub userinfo_endpoint: Option<String>,
+    /// RFC 8628 §4: where a device asks for a user code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_authorization_endpoint: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jwks_uri: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -71,6 +74,7 @@ impl AuthorizationServerMetadata {
             revocation_endpoint: None,
             introspection_endpoint: None,
             userinfo_endpoint: None,
+            device_authorization_endpoint: None,
             jwks_uri: None,
             scopes_supported: None,
             response_types_supported: None,

@@ -122,6 +122,9 @@ pub struct RegistrationRequest {
     pub client_name: String,
     pub redirect_uris: Vec<String>,
     pub scope: Option<Scopes>,
+    /// A client for the device authorization grant (RFC 8628): no redirect
+    /// URIs, no response types, the device code and refresh token grants.
+    pub device_flow: bool,
 }
 
 /// The URL at which the MCP Auth project publishes its client metadata document.
@@ -234,13 +237,17 @@ pub async fn register_dynamic(
     let mut body = serde_json::json!({
         "client_name": request.client_name,
         "redirect_uris": request.redirect_uris,
-        "grant_types": ["authorization_code", "refresh_token"],
-        "response_types": ["code"],
+        "grant_types": if request.device_flow {
+            [crate::device::DEVICE_CODE_GRANT, "refresh_token"]
+        } else {
+            ["authorization_code", "refresh_token"]
+        },
+        "response_types": if request.device_flow { &[][..] } else { &["code"][..] },
         "token_endpoint_auth_method": "none",
         "software_id": "dev.mcpauth",
         "client_uri": "https://mcpauth.dev",
     });
-    if request.redirect_uris.iter().all(|u| is_native_redirect(u)) {
+    if request.device_flow || request.redirect_uris.iter().all(|u| is_native_redirect(u)) {
         body["application_type"] = "native".into();
     }
     if let Some(scope) = request.scope.as_ref().filter(|s| !s.is_empty()) {

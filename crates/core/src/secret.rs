@@ -97,6 +97,12 @@ impl Assertion {
 }
 
 secret_type!(
+    /// The device code of a device authorization (RFC 8628 §3.2): the
+    /// device's half of the grant, sent only to the token endpoint.
+    DeviceCode
+);
+
+secret_type!(
     /// A private key in PEM or JWK form, for `private_key_jwt` (RFC 7523).
     PrivateKeyMaterial
 );

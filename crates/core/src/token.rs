@@ -80,7 +80,9 @@ struct RawTokenResponse {
 }
 
 /// `expires_in` as a number, or a string holding one (SPEC §4.1).
-fn lenient_seconds<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Option<i64>, D::Error> {
+pub(crate) fn lenient_seconds<'de, D: Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<i64>, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum Lenient {
@@ -245,7 +247,7 @@ fn authenticate(
     Ok(())
 }
 
-async fn post_authenticated(
+pub(crate) async fn post_authenticated(
     http: &dyn HttpClient,
     metadata: &AuthorizationServerMetadata,
     client: &ClientRegistration,
@@ -283,9 +285,10 @@ async fn post_authenticated(
 }
 
 /// The form fields that carry secrets.
-const SECRET_FIELDS: [&str; 7] = [
+const SECRET_FIELDS: [&str; 8] = [
     "refresh_token",
     "code",
+    "device_code",
     "code_verifier",
     "client_secret",
     "client_assertion",
@@ -294,10 +297,10 @@ const SECRET_FIELDS: [&str; 7] = [
 ];
 
 /// The secrets one request carried, to keep them out of its errors.
-struct Sent(Vec<String>);
+pub(crate) struct Sent(Vec<String>);
 
 impl Sent {
-    fn scrub(&self, error: Error) -> Error {
+    pub(crate) fn scrub(&self, error: Error) -> Error {
         let secrets: Vec<&str> = self.0.iter().map(String::as_str).collect();
         error.scrub(&secrets)
     }
@@ -310,7 +313,7 @@ impl Drop for Sent {
     }
 }
 
-async fn token_request(
+pub(crate) async fn token_request(
     http: &dyn HttpClient,
     metadata: &AuthorizationServerMetadata,
     client: &ClientRegistration,

@@ -59,6 +59,7 @@ async fn sign_in(mcp: &str, identity: Identity, scopes: Option<Scopes>) -> Signe
         client_name: "MCP Auth tests".into(),
         redirect_uris: vec![redirect_uri.clone()],
         scope: None,
+        device_flow: false,
     };
     let client = obtain_client(&http, &discovery.metadata, &request)
         .await
@@ -384,6 +385,7 @@ async fn machine_token(client_id: &str, auth: ClientAuth) -> TokenResponse {
             client_name: "machine".into(),
             redirect_uris: vec![],
             scope: None,
+            device_flow: false,
         },
     )
     .await
@@ -620,6 +622,7 @@ async fn a_pasted_redirect_url_completes_a_sign_in() {
             client_name: "t".into(),
             redirect_uris: vec!["mcpauth://oauth/callback".into()],
             scope: None,
+            device_flow: false,
         },
     )
     .await

@@ -588,6 +588,7 @@ async fn registration_errors_retry_once_then_explain() {
         client_name: "MCP Auth".into(),
         redirect_uris: vec!["http://127.0.0.1:9/callback".into()],
         scope: Some(Scopes::parse("mcp:read")),
+        device_flow: false,
     };
     let err = obtain_client(&RecordingHttp::new(), &metadata, &request)
         .await
