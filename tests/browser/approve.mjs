@@ -211,6 +211,9 @@ async function main() {
   try { startUrl = new URL(rawUrl); } catch { throw new Failure(`not a URL: ${rawUrl}`, EXIT.usage); }
   if (!/^https?:$/.test(startUrl.protocol)) throw new Failure(`not an http(s) URL: ${rawUrl}`, EXIT.usage);
   const matcher = redirectMatcher(startUrl);
+  // A device flow's verification page (RFC 8628, verification_uri_complete):
+  // no redirect at the end, a success page instead.
+  const device = /\/device\/?$/.test(startUrl.pathname) && startUrl.searchParams.has('user_code');
   log(`start ${startUrl.origin}${startUrl.pathname} (user=${USER}${DENY ? ', deny' : ''}, timeout ${TIMEOUT_MS} ms); redirect URI: ${matcher.describe}`);
   if (DELAY_MS) await new Promise((r) => setTimeout(r, DELAY_MS));
 
@@ -312,7 +315,8 @@ async function main() {
   await Promise.race([firstNav, captured]);
 
   let consented = false;
-  for (let step = 0; !redirect; step++) {
+  let deviceEnd = null;
+  for (let step = 0; !redirect && !deviceEnd; step++) {
     if (step >= 8) throw new Failure(`no redirect after ${step} pages; stuck at ${page.url()}`);
     await Promise.race([page.waitForLoadState('domcontentloaded'), captured]);
     if (redirect) break;
@@ -320,7 +324,18 @@ async function main() {
     if (redirect) break;
     if (!info) continue; // navigated while reading; look again
     const next = nextNavigation();
-    if (info.login) {
+    if (device && info.deviceConfirm) {
+      if (DENY) {
+        log('device code page: aborting (MCPAUTH_TEST_DENY=1)');
+        await page.locator('button[name=abort]').first().click();
+      } else {
+        log('device code page: continuing');
+        await page.locator('button[autofocus][form="op.deviceConfirmForm"]').first().click();
+      }
+    } else if (device && (info.deviceInput || info.title === 'Sign-in Success')) {
+      deviceEnd = info; // the end: success, or back at code entry with why
+      break;
+    } else if (info.login) {
       log(`login page: signing in as ${USER}`);
       const form = page.locator('form:has(input[name=login])').first();
       await form.locator('input[name=login]').fill(USER);
@@ -342,6 +357,13 @@ async function main() {
     await next;
   }
   log(`authorization pages done in ${Date.now() - tNav} ms${consented ? '' : ' (no consent given)'}`);
+  if (deviceEnd) {
+    log(`device flow ended on "${deviceEnd.title}": ${deviceEnd.text}`);
+    await takeScreenshot();
+    const expected = DENY ? /declined/i.test(deviceEnd.text) : deviceEnd.title === 'Sign-in Success';
+    if (!expected) throw new Failure(`the device sign-in ended on "${deviceEnd.title}": ${deviceEnd.text}`);
+    return EXIT.ok;
+  }
 
   // A web redirect URI (the CLI's loopback listener) must answer; a custom
   // scheme cannot be opened by Chromium, the captured URL is all there is.
@@ -374,6 +396,8 @@ async function pageInfo() {
     return await page.evaluate(() => ({
       login: !!document.querySelector('input[name=login]'),
       consent: !!document.querySelector('input[name=prompt][value=consent]'),
+      deviceConfirm: !!document.querySelector('button[autofocus][form="op.deviceConfirmForm"]'),
+      deviceInput: !!document.querySelector('input[name=user_code]:not([type=hidden])'),
       abortHref: document.querySelector('a[href*="/abort"]')?.getAttribute('href') || '',
       title: document.title,
       text: (document.body?.innerText || '').replace(/\s+/g, ' ').trim().slice(0, 400),

@@ -10,6 +10,7 @@ import Provider, { errors } from 'oidc-provider';
 import { logger } from './log.mjs';
 import { memoryAdapter } from './store.mjs';
 import { JWT_BEARER, enableJwtBearer } from './workload.mjs';
+import { DEVICE_CODE, DEVICE_SHORT_TTL, deviceFlowFeature, shortenDevicePolling } from './device.mjs';
 
 export const SCOPES = ['openid', 'offline_access', 'mcp:read', 'mcp:write', 'mcp:admin'];
 export const RESOURCE_SCOPE = 'mcp:read mcp:write mcp:admin';
@@ -119,6 +120,15 @@ export async function createClients() {
       redirect_uris: [],
     },
     {
+      // The device flow (RFC 8628) with codes that expire after
+      // DEVICE_SHORT_TTL seconds: the "nobody approved in time" case.
+      client_id: 'mcpauth-device-short',
+      token_endpoint_auth_method: 'none',
+      grant_types: [DEVICE_CODE, 'refresh_token'],
+      response_types: [],
+      redirect_uris: [],
+    },
+    {
       // Only calls the introspection endpoint (and revocation, if wanted).
       client_id: 'mcp-introspector',
       client_secret: introspectorSecret,
@@ -147,6 +157,7 @@ export async function createClients() {
     },
     introspector: { client_id: 'mcp-introspector', client_secret: introspectorSecret },
     workload: { client_id: 'mcpauth-workload' },
+    device_short: { client_id: 'mcpauth-device-short', device_code_ttl: DEVICE_SHORT_TTL },
   };
 
   return { metadata, described };
@@ -257,6 +268,7 @@ export async function createProvider({
       RefreshToken: 14 * 24 * 3600,
       Session: 14 * 24 * 3600,
       Grant: 14 * 24 * 3600,
+      DeviceCode: (ctx, token, client) => (client?.clientId === 'mcpauth-device-short' ? DEVICE_SHORT_TTL : 600),
     },
 
     features: {
@@ -283,6 +295,7 @@ export async function createProvider({
         },
       },
       clientCredentials: { enabled: true },
+      deviceFlow: deviceFlowFeature,
       resourceIndicators: {
         enabled: true,
         async defaultResource(ctx, client, oneOf) { return oneOf ?? undefined; },
@@ -301,6 +314,7 @@ export async function createProvider({
 
   const provider = new Provider(issuer, configuration);
   if (workload) enableJwtBearer(provider, { issuer, resourceInfo, ...workload });
+  shortenDevicePolling(provider);
 
   // Dynamically registered clients match redirect URIs exactly, port
   // included, as many deployed servers do (oidc-provider alone would let a
@@ -322,6 +336,7 @@ export async function createProvider({
   for (const ev of [
     'authorization.error', 'grant.error', 'registration_create.error',
     'introspection.error', 'revocation.error', 'pushed_authorization_request.error',
+    'device_authorization.error',
   ]) {
     provider.on(ev, (ctx, err) => log(ev, err.error ?? err.name, err.error_description ?? err.message, err.error_detail ?? ''));
   }

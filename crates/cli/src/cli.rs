@@ -190,6 +190,10 @@ pub struct LoginArgs {
     /// Print the URL instead of opening a browser, and read the redirect URL from stdin.
     #[arg(long)]
     pub no_browser: bool,
+    /// Sign in from a terminal with no browser (RFC 8628): print a code to
+    /// approve on any device's browser, then wait. For servers that offer it.
+    #[arg(long, conflicts_with_all = ["no_browser", "redirect", "port"])]
+    pub device: bool,
     #[arg(long, value_enum, default_value_t = Grant::AuthorizationCode)]
     pub grant: Grant,
     #[command(flatten)]

@@ -207,6 +207,12 @@ fn describe(account: &Account) -> String {
 
 pub async fn login(args: LoginArgs) -> Result<(), Failure> {
     check_assertion_flags(args.grant, &args.client)?;
+    if args.device && args.grant != Grant::AuthorizationCode {
+        return Err(Failure::new(
+            exit::FAILURE,
+            "--device signs a person in; it does not go with --grant client-credentials or jwt-bearer",
+        ));
+    }
     let vault = open_vault()?;
     let client = client_choice(&args.client)?;
     let scopes = scopes_of(&args.scopes);
@@ -247,6 +253,21 @@ pub async fn login(args: LoginArgs) -> Result<(), Failure> {
                     probe: None,
                 })
                 .await?
+        }
+        Grant::AuthorizationCode if args.device => {
+            crate::device::sign_in(
+                &vault,
+                mcpauth_vault::DeviceSignInRequest {
+                    mcp_url: args.url.clone(),
+                    name: args.account_name.clone(),
+                    scopes,
+                    client_id: client.client_id.clone(),
+                    credential: client.credential.clone(),
+                    authorization_server: args.client.authorization_server.clone(),
+                    probe: None,
+                },
+            )
+            .await?
         }
         Grant::AuthorizationCode => {
             let redirect = match args.redirect {

@@ -5,6 +5,7 @@
 //! commands print one JSON document on stdout.
 
 mod cli;
+mod device;
 mod login;
 mod output;
 mod proxy;

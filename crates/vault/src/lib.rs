@@ -6,6 +6,7 @@
 mod broker;
 pub mod browser;
 mod db;
+mod device;
 pub mod error;
 pub mod exchanges;
 pub mod export;
@@ -29,6 +30,7 @@ use mcpauth_core::secret::{ClientSecret, PrivateKeyMaterial};
 use rand::Rng;
 
 pub use broker::{describe_revocation, SignOutReport, UpgradeOutcome};
+pub use device::{DeviceSignIn, DeviceSignInRequest};
 pub use error::{Error, Result};
 pub use model::{Account, AccountKind, AccountStatus, Activity, ClientCredential, TokenBundle};
 pub use signin::{ClientChoice, MachineAccountRequest, RedirectMode, SignIn, SignInRequest};

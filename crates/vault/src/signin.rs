@@ -141,7 +141,7 @@ impl SignIns {
     }
 }
 
-fn credential_auth(
+pub(crate) fn credential_auth(
     metadata: &mcpauth_core::metadata::AuthorizationServerMetadata,
     credential: &ClientCredential,
 ) -> Result<ClientAuth> {
@@ -154,7 +154,47 @@ fn credential_auth(
     }
 }
 
-fn signing_alg(credential: Option<&ClientCredential>, auth: &ClientAuth) -> Option<String> {
+/// The client the user registered by hand, authenticating with `credential`
+/// (a public client without one).
+pub(crate) fn pre_registered(
+    metadata: &mcpauth_core::metadata::AuthorizationServerMetadata,
+    client_id: Option<&String>,
+    credential: Option<&ClientCredential>,
+) -> Result<Option<PreRegisteredClient>> {
+    let Some(id) = client_id else {
+        return Ok(None);
+    };
+    let auth = match credential {
+        Some(credential) => credential_auth(metadata, credential)?,
+        None => ClientAuth::None,
+    };
+    Ok(Some(PreRegisteredClient {
+        client_id: id.clone(),
+        auth,
+    }))
+}
+
+/// The credential to keep for a client: the one the user gave, else a secret
+/// issued by dynamic registration (kept like a pre-registered one).
+pub(crate) fn kept_credential(
+    given: Option<&ClientCredential>,
+    auth: &ClientAuth,
+) -> Option<ClientCredential> {
+    match (given, auth) {
+        (Some(c), _) => Some(c.clone()),
+        (None, ClientAuth::SecretBasic(s) | ClientAuth::SecretPost(s)) => {
+            Some(ClientCredential::Secret {
+                value: s.secret().to_string(),
+            })
+        }
+        _ => None,
+    }
+}
+
+pub(crate) fn signing_alg(
+    credential: Option<&ClientCredential>,
+    auth: &ClientAuth,
+) -> Option<String> {
     match (credential, auth) {
         (_, ClientAuth::PrivateKeyJwt(key)) => Some(key.algorithm().as_str().to_string()),
         (Some(ClientCredential::PrivateKey { alg, .. }), _) => alg.clone(),
@@ -221,7 +261,9 @@ impl Vault {
             .collect();
         others.sort_by_key(|a| std::cmp::Reverse(a.updated_at));
         for account in existing.into_iter().chain(others.iter()) {
+            // A device-flow client (no redirect URI) cannot serve a browser sign-in.
             let usable = account.kind == AccountKind::User
+                && account.redirect_uri.is_some()
                 && account.issuer == issuer
                 && account.status != AccountStatus::SignedOut
                 && !self.db().client_rejected(&account.id)?;
@@ -280,17 +322,11 @@ impl Vault {
                 (client, credential)
             }
             _ => {
-                let pre_registered = match (&request.client.client_id, &request.client.credential) {
-                    (Some(id), Some(credential)) => Some(PreRegisteredClient {
-                        client_id: id.clone(),
-                        auth: credential_auth(&discovery.metadata, credential)?,
-                    }),
-                    (Some(id), None) => Some(PreRegisteredClient {
-                        client_id: id.clone(),
-                        auth: ClientAuth::None,
-                    }),
-                    (None, _) => None,
-                };
+                let pre_registered = pre_registered(
+                    &discovery.metadata,
+                    request.client.client_id.as_ref(),
+                    request.client.credential.as_ref(),
+                )?;
                 let client = obtain_client(
                     self.http()?,
                     &discovery.metadata,
@@ -300,19 +336,11 @@ impl Vault {
                         client_name: "MCP Auth".into(),
                         redirect_uris: vec![redirect_uri.clone()],
                         scope: None,
+                        device_flow: false,
                     },
                 )
                 .await?;
-                // A secret issued by dynamic registration is kept like a pre-registered one.
-                let credential = match (&request.client.credential, &client.auth) {
-                    (Some(c), _) => Some(c.clone()),
-                    (None, ClientAuth::SecretBasic(s) | ClientAuth::SecretPost(s)) => {
-                        Some(ClientCredential::Secret {
-                            value: s.secret().to_string(),
-                        })
-                    }
-                    _ => None,
-                };
+                let credential = kept_credential(request.client.credential.as_ref(), &client.auth);
                 (client, credential)
             }
         };
