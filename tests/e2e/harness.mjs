@@ -1010,9 +1010,17 @@ export function appWindows(env, pid) {
   const tree = execFileSync('xwininfo', ['-root', '-tree'], { env, encoding: 'utf8' });
   const out = [];
   for (const [, id] of tree.matchAll(/^\s*(0x[0-9a-f]+) "MCP Auth":/gm)) {
-    const prop = execFileSync('xprop', ['-id', id, '_NET_WM_PID'], { env, encoding: 'utf8' });
-    if (Number(prop.match(/= (\d+)/)?.[1]) !== pid) continue;
-    const info = execFileSync('xwininfo', ['-id', id], { env, encoding: 'utf8' });
+    // A window destroyed since the tree was read (a closing one) is not there.
+    let prop;
+    let info;
+    try {
+      prop = execFileSync('xprop', ['-id', id, '_NET_WM_PID'], { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+      if (Number(prop.match(/= (\d+)/)?.[1]) !== pid) continue;
+      info = execFileSync('xwininfo', ['-id', id], { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    } catch (e) {
+      if (/BadWindow|No such window/i.test(String(e.stderr))) continue;
+      throw e;
+    }
     out.push({ id, mapState: info.match(/Map State: (\w+)/)?.[1] });
   }
   return out;

@@ -8,6 +8,11 @@ tests (and bench/app_startup.py) send it themselves.
                         prints how many, exits 1 when none was found
 
 Uses libX11 through ctypes (no Python packages); DISPLAY must be set.
+
+Other programs' windows come and go while the list is read (Chromium's, a
+notification's, a test's own): a window gone between XQueryTree and the next
+request is skipped. Xlib's default error handler would print "BadWindow" and
+end this process instead, which made loaded test runs fail at random.
 """
 
 import ctypes
@@ -50,6 +55,10 @@ class XWindowAttributes(ctypes.Structure):
     ]
 
 
+# int handler(Display *, XErrorEvent *): 0, and the request's caller sees the failure.
+X_ERROR_HANDLER = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p)
+IGNORE_X_ERRORS = X_ERROR_HANDLER(lambda display, event: 0)
+
 CLIENT_MESSAGE = 33
 IS_VIEWABLE = 2
 XA_CARDINAL = 6
@@ -88,6 +97,13 @@ def main():
     x.XFlush.argtypes = [ctypes.c_void_p]
     x.XCloseDisplay.argtypes = [ctypes.c_void_p]
 
+    # An error about a window that has gone is not ours to die of: the call
+    # that caused it reports a failure status, and that window is skipped.
+    x.XSetErrorHandler.restype = ctypes.c_void_p
+    x.XSetErrorHandler.argtypes = [ctypes.c_void_p]
+    x.XSync.argtypes = [ctypes.c_void_p, ctypes.c_int]
+    x.XSetErrorHandler(ctypes.cast(IGNORE_X_ERRORS, ctypes.c_void_p))
+
     display = x.XOpenDisplay(None)
     if not display:
         print("wm-close.py: cannot open the X display (is DISPLAY set?)", file=sys.stderr)
@@ -122,7 +138,7 @@ def main():
     for window in windows:
         attrs = XWindowAttributes()
         if not x.XGetWindowAttributes(display, window, ctypes.byref(attrs)):
-            continue
+            continue  # gone since the list was read
         if attrs.map_state != IS_VIEWABLE or pid_of(window) != pid:
             continue
         event = XEvent()
@@ -132,9 +148,10 @@ def main():
         event.xclient.format = 32
         event.xclient.data[0] = delete
         event.xclient.data[1] = 0  # CurrentTime
-        x.XSendEvent(display, window, 0, 0, ctypes.byref(event))
-        closed += 1
-    x.XFlush(display)
+        if x.XSendEvent(display, window, 0, 0, ctypes.byref(event)):
+            closed += 1
+    # Errors of the events just sent arrive here, and are ignored like the rest.
+    x.XSync(display, 0)
     x.XCloseDisplay(display)
     print(closed)
     return 0 if closed else 1
