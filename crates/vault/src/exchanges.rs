@@ -35,6 +35,10 @@ const SECRET_NAMES: &[&str] = &[
     "assertion",
     "token",
     "registration_access_token",
+    // The device flow (RFC 8628): the device code is the grant until it is
+    // exchanged; the user code lets whoever holds it approve that grant.
+    "device_code",
+    "user_code",
     "state",
     "password",
     "private_key",
@@ -190,6 +194,14 @@ fn redact_json(value: &mut serde_json::Value) {
             for (k, v) in map.iter_mut() {
                 if is_secret_name(k) && v.is_string() {
                     *v = serde_json::Value::String(REDACTED.into());
+                } else if let Some(url) = v
+                    .as_str()
+                    .filter(|s| s.starts_with("http") && s.contains('?'))
+                    .and_then(|s| url::Url::parse(s).ok())
+                {
+                    // A link that carries a secret in its query (the device
+                    // flow's verification_uri_complete carries the user code).
+                    *v = serde_json::Value::String(redact_url(&url));
                 } else {
                     redact_json(v);
                 }
@@ -405,6 +417,34 @@ mod tests {
         assert_eq!(exchange.status, Some(400));
         let answer = exchange.response_body.as_deref().expect("answer");
         assert!(answer.contains("invalid_grant"), "{answer}");
+    }
+
+    #[test]
+    fn a_device_authorization_and_its_polls_lose_their_codes() {
+        let url = url::Url::parse("https://as.example/token").expect("url");
+        let request = HttpRequest::post_form(
+            url,
+            &[
+                ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+                ("device_code", "dc-secret-0123456789"),
+                ("client_id", "app"),
+            ],
+        );
+        let mut exchange = redact_request(&request);
+        let secrets = request_secrets(&request);
+        let response = HttpResponse {
+            status: 200,
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: br#"{"device_code":"dc-next-9876543210","user_code":"WDJB-MJHT","verification_uri":"https://as.example/device","verification_uri_complete":"https://as.example/device?user_code=WDJB-MJHT","expires_in":600}"#.to_vec(),
+        };
+        redact_response(&mut exchange, &response);
+        scrub_exchange(&mut exchange, &secrets);
+        let all = serde_json::to_string(&exchange).expect("json");
+        for secret in ["dc-secret-0123456789", "dc-next-9876543210", "WDJB-MJHT"] {
+            assert!(!all.contains(secret), "{secret} in {all}");
+        }
+        let answer = exchange.response_body.as_deref().expect("answer");
+        assert!(answer.contains("expires_in"), "{answer}");
     }
 
     #[test]
