@@ -46,7 +46,9 @@ describe('faults around the app', () => {
     assert.equal(before.length, 1);
 
     const launch = () => {
-      const child = spawn(ctx.appBinary, [], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      // MCPAUTH_LOG=info: the single-instance plugin's warnings ("launching
+      // normally" when it cannot reach the session bus) reach stderr.
+      const child = spawn(ctx.appBinary, [], { env: { ...env, MCPAUTH_LOG: 'info' }, stdio: ['ignore', 'pipe', 'pipe'] });
       const result = { child, code: undefined, stderr: '' };
       child.stderr.setEncoding('utf8').on('data', (d) => { result.stderr += d; });
       child.on('exit', (code, signal) => { result.code = code ?? signal; });
@@ -54,7 +56,12 @@ describe('faults around the app', () => {
     };
     const [a, b] = [launch(), launch()];
     // One of them exits by itself (handed over); the other keeps its window.
-    await waitFor(() => a.code !== undefined || b.code !== undefined, { timeout: 30_000, message: 'one instance hands over and exits' });
+    try {
+      await waitFor(() => a.code !== undefined || b.code !== undefined, { timeout: 30_000, message: 'one instance hands over and exits' });
+    } catch (e) {
+      // What both said, so a failure on a loaded runner can be read without a rerun.
+      throw new Error(`${e.message}\nfirst instance (exit ${a.code ?? 'running'}):\n${a.stderr}\nsecond instance (exit ${b.code ?? 'running'}):\n${b.stderr}`);
+    }
     await new Promise((r) => setTimeout(r, 3000));
     const running = [a, b].filter((p) => p.code === undefined);
     const exited = [a, b].filter((p) => p.code !== undefined);

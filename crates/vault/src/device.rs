@@ -36,7 +36,7 @@ pub struct DeviceSignInRequest {
 #[derive(Debug)]
 pub struct DeviceSignIn {
     pub authorization: DeviceAuthorization,
-    /// The authorization server's host, to say where the page is.
+    /// The authorization server (its issuer), to say whose page it is.
     pub issuer: String,
     discovery: Discovery,
     client: ClientRegistration,
