@@ -13,7 +13,7 @@ use crate::metadata::AuthorizationServerMetadata;
 use crate::registration::ClientRegistration;
 use crate::scopes::Scopes;
 use crate::secret::DeviceCode;
-use crate::token::{post_authenticated, token_request, TokenResponse};
+use crate::token::{post_authenticated, refusal, token_request, TokenResponse};
 
 /// The device authorization grant type (RFC 8628 §3.4).
 pub const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
@@ -93,15 +93,7 @@ pub async fn request_device_authorization(
                 issuer: metadata.issuer.clone(),
                 endpoint: "device_authorization_endpoint",
             })?;
-    if let Some(offered) = &metadata.grant_types_supported {
-        if !offered.iter().any(|g| g == DEVICE_CODE_GRANT) {
-            return Err(Error::GrantNotOffered {
-                issuer: metadata.issuer.clone(),
-                grant: "device authorization (RFC 8628)",
-                offered: offered.join(", "),
-            });
-        }
-    }
+    metadata.ensure_grant_offered(DEVICE_CODE_GRANT, "device authorization (RFC 8628)")?;
     let mut fields = vec![("resource", resource.to_string())];
     if let Some(scope) = scopes.filter(|s| !s.is_empty()) {
         fields.push(("scope", scope.to_string()));
@@ -116,19 +108,12 @@ pub async fn request_device_authorization(
     )
     .await?;
     if !response.is_success() {
-        let refused = match serde_json::from_slice(&response.body) {
-            Ok(error) => Error::TokenRefused {
-                grant: "device authorization",
-                status: response.status,
-                response: error,
-            },
-            Err(_) => Error::HttpStatus {
-                url: url.to_string(),
-                status: response.status,
-                what: "from the device authorization endpoint without an OAuth error",
-            },
-        };
-        return Err(sent.scrub(refused));
+        return Err(sent.scrub(refusal(
+            &url,
+            &response,
+            "device authorization",
+            "from the device authorization endpoint without an OAuth error",
+        )));
     }
     let raw: RawDeviceAuthorization =
         parse_json(&url, "device authorization response", &response.body)

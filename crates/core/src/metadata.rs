@@ -95,6 +95,22 @@ impl AuthorizationServerMetadata {
             .is_some_and(|s| s.iter().any(|x| x == scope))
     }
 
+    /// Refuses, before anything is sent, a grant the server's metadata lists
+    /// its grant types without (`name` says it in the error). A server that
+    /// lists none may offer it.
+    pub fn ensure_grant_offered(&self, grant_type: &str, name: &'static str) -> crate::Result<()> {
+        match &self.grant_types_supported {
+            Some(offered) if !offered.iter().any(|g| g == grant_type) => {
+                Err(crate::Error::GrantNotOffered {
+                    issuer: self.issuer.clone(),
+                    grant: name,
+                    offered: offered.join(", "),
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// SPEC §1.8: S256 must be advertised.
     pub fn supports_s256(&self) -> bool {
         self.code_challenge_methods_supported

@@ -370,17 +370,33 @@ fn token_answer(
                 .and_then(|v| v.trim().parse().ok()),
         });
     }
+    Err(refusal(
+        url,
+        response,
+        grant,
+        "from the token endpoint without an OAuth error",
+    ))
+}
+
+/// An error answer of the token or device authorization endpoint: its OAuth
+/// error (RFC 6749 §5.2) when it has one, else the status alone (`what`).
+pub(crate) fn refusal(
+    url: &url::Url,
+    response: &HttpResponse,
+    grant: &'static str,
+    what: &'static str,
+) -> Error {
     match serde_json::from_slice::<OAuthErrorResponse>(&response.body) {
-        Ok(error) => Err(Error::TokenRefused {
+        Ok(error) => Error::TokenRefused {
             grant,
             status: response.status,
             response: error,
-        }),
-        Err(_) => Err(Error::HttpStatus {
+        },
+        Err(_) => Error::HttpStatus {
             url: url.to_string(),
             status: response.status,
-            what: "from the token endpoint without an OAuth error",
-        }),
+            what,
+        },
     }
 }
 
@@ -479,15 +495,7 @@ pub async fn jwt_bearer(
     resource: &str,
     scope: Option<&Scopes>,
 ) -> Result<TokenResponse> {
-    if let Some(offered) = &metadata.grant_types_supported {
-        if !offered.iter().any(|g| g == JWT_BEARER_GRANT) {
-            return Err(Error::GrantNotOffered {
-                issuer: metadata.issuer.clone(),
-                grant: "JWT bearer (RFC 7523)",
-                offered: offered.join(", "),
-            });
-        }
-    }
+    metadata.ensure_grant_offered(JWT_BEARER_GRANT, "JWT bearer (RFC 7523)")?;
     let mut fields = vec![
         ("grant_type", JWT_BEARER_GRANT.to_string()),
         ("assertion", assertion.secret().to_string()),
