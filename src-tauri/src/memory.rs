@@ -338,13 +338,16 @@ impl Mapping {
     }
 }
 
-/// Whether a mapping's header line names a shared library still on disk.
-/// (The path is the rest of the line: it may hold spaces.)
-fn is_library(header: &str) -> bool {
-    let Some(at) = header.find(" /") else {
-        return false;
-    };
-    let path = header[at + 1..].trim_end();
+/// The path of a mapping's header line: the rest of the line from its first
+/// ` /` (it may hold spaces), or "" for an anonymous one, `[heap]`, `[stack]`.
+fn mapped_path(header: &str) -> &str {
+    header
+        .find(" /")
+        .map_or("", |at| header[at + 1..].trim_end())
+}
+
+/// Whether a mapped path is a shared library still on disk.
+fn is_library(path: &str) -> bool {
     let name = path.rsplit('/').next().unwrap_or("");
     !path.starts_with("/memfd:")
         && !path.starts_with("/dev/")
@@ -380,12 +383,12 @@ fn mappings(smaps: &str) -> Vec<Mapping> {
             continue;
         };
         let perms = fields.next().unwrap_or("");
-        let path = fields.nth(3).unwrap_or("");
+        let path = mapped_path(line);
         out.push(Mapping {
             start,
             end,
-            file: path.starts_with('/') && end > start,
-            library: is_library(line),
+            file: !path.is_empty() && end > start,
+            library: is_library(path),
             writable: perms.as_bytes().get(1) == Some(&b'w'),
             rss_kb: 0,
             anon_kb: 0,
