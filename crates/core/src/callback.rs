@@ -234,6 +234,7 @@ mod tests {
             redirect_uris: vec![],
             registration_access_token: None,
             client_secret_expires_at: None,
+            dpop: None,
         };
         let request = AuthorizationRequest {
             resource: "https://mcp.example".into(),

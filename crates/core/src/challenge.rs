@@ -26,9 +26,13 @@ impl Challenge {
     }
 }
 
-/// A `Bearer` challenge with the parameters MCP uses.
+/// A `Bearer` or `DPoP` challenge with the parameters MCP uses (a `DPoP`
+/// challenge has the same ones, RFC 9449 §7.1).
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct BearerChallenge {
+    /// True for a `DPoP` challenge.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dpop: bool,
     pub realm: Option<String>,
     /// RFC 9728 §5.1: where the protected resource metadata is.
     pub resource_metadata: Option<String>,
@@ -43,6 +47,7 @@ impl BearerChallenge {
     fn from_challenge(challenge: &Challenge) -> Self {
         let get = |name: &str| challenge.param(name).map(str::to_string);
         Self {
+            dpop: challenge.scheme.eq_ignore_ascii_case(crate::dpop::SCHEME),
             realm: get("realm"),
             resource_metadata: get("resource_metadata"),
             scope: get("scope"),
@@ -62,11 +67,14 @@ pub fn parse_challenges<'a>(values: impl IntoIterator<Item = &'a str>) -> Vec<Ch
     values.into_iter().flat_map(parse_header_value).collect()
 }
 
-/// Every `Bearer` challenge in the given header values, in order.
+/// Every `Bearer` and `DPoP` challenge in the given header values, in order.
 pub fn bearer_challenges<'a>(values: impl IntoIterator<Item = &'a str>) -> Vec<BearerChallenge> {
     parse_challenges(values)
         .iter()
-        .filter(|c| c.scheme.eq_ignore_ascii_case("bearer"))
+        .filter(|c| {
+            c.scheme.eq_ignore_ascii_case("bearer")
+                || c.scheme.eq_ignore_ascii_case(crate::dpop::SCHEME)
+        })
         .map(BearerChallenge::from_challenge)
         .collect()
 }
@@ -274,6 +282,21 @@ mod tests {
 
     fn all_header() -> &'static str {
         r#"Basic realm="a, b", bEaReR REALM="x", Error=insufficient_scope, scope="a \"b\"", Negotiate abc+/=="#
+    }
+
+    #[test]
+    fn a_dpop_challenge_counts_with_its_scheme_named() {
+        let c = bearer_challenges([
+            r#"DPoP error="use_dpop_nonce", resource_metadata="https://m.example/.well-known/oauth-protected-resource/mcp", algs="ES256""#,
+            "Bearer realm=\"x\"",
+        ]);
+        assert_eq!(c.len(), 2);
+        assert!(c[0].dpop && !c[1].dpop);
+        assert_eq!(c[0].error.as_deref(), Some("use_dpop_nonce"));
+        assert_eq!(
+            c[0].resource_metadata.as_deref(),
+            Some("https://m.example/.well-known/oauth-protected-resource/mcp")
+        );
     }
 
     #[test]

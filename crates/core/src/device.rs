@@ -105,6 +105,7 @@ pub async fn request_device_authorization(
         "device authorization endpoint",
         endpoint,
         fields,
+        Vec::new(),
     )
     .await?;
     if !response.is_success() {

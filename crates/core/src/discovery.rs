@@ -237,9 +237,28 @@ pub struct Discovery {
     /// (on a tool call, say): it publishes resource metadata, so it signs in.
     #[serde(default)]
     pub signs_in_lazily: bool,
+    /// The probe's answer had a `DPoP` challenge (RFC 9449 §7.1).
+    #[serde(default)]
+    pub dpop_challenged: bool,
 }
 
 impl Discovery {
+    /// True when the MCP server says it takes DPoP-bound tokens: a `DPoP`
+    /// challenge (RFC 9449 §7.1), or resource metadata that lists DPoP
+    /// algorithms or requires bound tokens (RFC 9449 §5.2 / RFC 9728 §2).
+    /// An authorization server that offers DPoP is not enough: many MCP
+    /// servers behind one take Bearer tokens only, and refuse a bound one.
+    pub fn resource_accepts_dpop(&self) -> bool {
+        self.dpop_challenged
+            || self.resource_metadata.as_ref().is_some_and(|prm| {
+                prm.dpop_bound_access_tokens_required
+                    || prm
+                        .dpop_signing_alg_values_supported
+                        .as_ref()
+                        .is_some_and(|algs| !algs.is_empty())
+            })
+    }
+
     /// The scopes offered: PRM `scopes_supported`, else the server's.
     pub fn offered_scopes(&self) -> Vec<String> {
         self.resource_metadata
@@ -323,6 +342,9 @@ pub async fn discover_reporting(
         }
     };
     let form = probe.form;
+    // RFC 9449 §7.1: a resource server that takes DPoP-bound tokens says so
+    // with a `DPoP` challenge (beside or instead of `Bearer`).
+    let dpop_challenged = probe.challenges.iter().any(|c| c.dpop);
     let challenge = probe.challenges.into_iter().next();
     report(DiscoveryProgress::Probed {
         status: probe.status,
@@ -376,6 +398,7 @@ pub async fn discover_reporting(
                 metadata,
                 legacy: false,
                 signs_in_lazily: !asked,
+                dpop_challenged,
             })
         }
         None => {
@@ -400,6 +423,7 @@ pub async fn discover_reporting(
                 metadata,
                 legacy: true,
                 signs_in_lazily: false,
+                dpop_challenged,
             })
         }
     }
@@ -885,6 +909,8 @@ mod tests {
             scopes_supported: None,
             bearer_methods_supported: None,
             resource_name: None,
+            dpop_signing_alg_values_supported: None,
+            dpop_bound_access_tokens_required: false,
         };
         let mcp = url("https://mcp.example/mcp");
         assert_eq!(
@@ -923,6 +949,8 @@ mod tests {
             scopes_supported: None,
             bearer_methods_supported: None,
             resource_name: None,
+            dpop_signing_alg_values_supported: None,
+            dpop_bound_access_tokens_required: false,
         };
         let pick = |choice: Option<&str>| {
             choose_issuer(

@@ -276,10 +276,54 @@ impl SigningKey {
 
     /// Signs a compact JWS over the given claims.
     pub fn sign_jwt(&self, claims: &serde_json::Value) -> Result<String> {
-        let mut header = serde_json::json!({"alg": self.alg.as_str(), "typ": "JWT"});
+        let mut header = serde_json::json!({"typ": "JWT"});
         if let Some(kid) = &self.kid {
             header["kid"] = serde_json::Value::String(kid.clone());
         }
+        self.sign_with_header(header, claims)
+    }
+
+    /// A fresh P-256 key (ES256), from the operating system's random source.
+    pub(crate) fn generate_p256() -> Self {
+        Self {
+            alg: SigningAlgorithm::Es256,
+            kid: None,
+            key: KeyInner::P256(p256::ecdsa::SigningKey::random(&mut rand::rngs::OsRng)),
+        }
+    }
+
+    /// The public half as a JWK with only the members RFC 7638 hashes
+    /// (`crv`, `kty`, `x`, `y`), for a P-256 key; `None` for other keys.
+    pub(crate) fn p256_public_jwk(&self) -> Option<serde_json::Value> {
+        let KeyInner::P256(k) = &self.key else {
+            return None;
+        };
+        let point = k.verifying_key().to_encoded_point(false);
+        Some(serde_json::json!({
+            "crv": "P-256",
+            "kty": "EC",
+            "x": URL_SAFE_NO_PAD.encode(point.x()?),
+            "y": URL_SAFE_NO_PAD.encode(point.y()?),
+        }))
+    }
+
+    /// The private scalar of a P-256 key (`d` of its JWK); `None` for other keys.
+    pub(crate) fn p256_private_scalar(&self) -> Option<zeroize::Zeroizing<String>> {
+        let KeyInner::P256(k) = &self.key else {
+            return None;
+        };
+        Some(zeroize::Zeroizing::new(
+            URL_SAFE_NO_PAD.encode(k.to_bytes()),
+        ))
+    }
+
+    /// Signs a compact JWS with the given protected header; `alg` is set here.
+    pub(crate) fn sign_with_header(
+        &self,
+        mut header: serde_json::Value,
+        claims: &serde_json::Value,
+    ) -> Result<String> {
+        header["alg"] = serde_json::Value::String(self.alg.as_str().into());
         let signing_input = format!(
             "{}.{}",
             URL_SAFE_NO_PAD.encode(header.to_string()),

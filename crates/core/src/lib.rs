@@ -11,6 +11,7 @@ pub mod callback;
 pub mod challenge;
 pub mod device;
 pub mod discovery;
+pub mod dpop;
 pub mod error;
 pub mod flow;
 pub mod http;

@@ -17,6 +17,12 @@ pub struct ProtectedResourceMetadata {
     pub bearer_methods_supported: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource_name: Option<String>,
+    /// RFC 9728 §2: the JWS algorithms the resource accepts in DPoP proofs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpop_signing_alg_values_supported: Option<Vec<String>>,
+    /// RFC 9728 §2: the resource takes DPoP-bound tokens only.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dpop_bound_access_tokens_required: bool,
 }
 
 /// RFC 8414 §2 / OpenID Connect Discovery §3: what an authorization server supports.
@@ -52,6 +58,9 @@ pub struct AuthorizationServerMetadata {
     pub token_endpoint_auth_signing_alg_values_supported: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revocation_endpoint_auth_methods_supported: Option<Vec<String>>,
+    /// RFC 9449 §5.1: the JWS algorithms the server accepts in DPoP proofs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpop_signing_alg_values_supported: Option<Vec<String>>,
     /// RFC 9207 §3.
     #[serde(default)]
     pub authorization_response_iss_parameter_supported: bool,
@@ -83,6 +92,7 @@ impl AuthorizationServerMetadata {
             token_endpoint_auth_methods_supported: None,
             token_endpoint_auth_signing_alg_values_supported: None,
             revocation_endpoint_auth_methods_supported: None,
+            dpop_signing_alg_values_supported: None,
             authorization_response_iss_parameter_supported: false,
             client_id_metadata_document_supported: false,
         }

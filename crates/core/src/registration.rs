@@ -75,6 +75,9 @@ pub struct ClientRegistration {
     pub redirect_uris: Vec<String>,
     pub registration_access_token: Option<RegistrationAccessToken>,
     pub client_secret_expires_at: Option<u64>,
+    /// The account's DPoP key (RFC 9449): every token request carries a proof
+    /// of it, and the tokens come back bound to it. `None`: Bearer tokens.
+    pub dpop: Option<std::sync::Arc<crate::dpop::DpopKey>>,
 }
 
 impl ClientRegistration {
@@ -88,6 +91,7 @@ impl ClientRegistration {
             redirect_uris: Vec::new(),
             registration_access_token: None,
             client_secret_expires_at: None,
+            dpop: None,
         }
     }
 
@@ -153,6 +157,7 @@ pub async fn obtain_client(
                 redirect_uris: request.redirect_uris.clone(),
                 registration_access_token: None,
                 client_secret_expires_at: None,
+                dpop: None,
             });
         }
     }
@@ -323,6 +328,7 @@ fn registration_from(
             .registration_access_token
             .map(RegistrationAccessToken::new),
         client_secret_expires_at: parsed.client_secret_expires_at.filter(|&t| t != 0),
+        dpop: None,
     }
 }
 
@@ -378,6 +384,7 @@ mod tests {
             redirect_uris: vec![],
             registration_access_token: None,
             client_secret_expires_at: None,
+            dpop: None,
         };
         assert!(reg.ensure_issuer("https://a.example").is_ok());
         assert!(matches!(

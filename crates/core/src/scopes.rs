@@ -191,6 +191,8 @@ mod tests {
             scopes_supported: Some(vec!["mcp:read".into(), "mcp:write".into()]),
             bearer_methods_supported: None,
             resource_name: None,
+            dpop_signing_alg_values_supported: None,
+            dpop_bound_access_tokens_required: false,
         };
         let plain = metadata(None);
         let offline = metadata(Some(vec!["openid", "offline_access"]));

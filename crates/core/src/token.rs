@@ -41,7 +41,8 @@ pub enum ExpirySource {
 #[derive(Debug, Clone)]
 pub struct TokenResponse {
     pub access_token: AccessToken,
-    /// Always `Bearer` (compared case-insensitively).
+    /// `Bearer`, or `DPoP` for a token bound to the client's DPoP key (RFC
+    /// 9449 §5), which must be sent with a proof of that key.
     pub token_type: String,
     /// The lifetime in seconds: `expires_in` as sent after clamping, else
     /// from the JWT's `exp`, else assumed ([`Self::expiry_source`] says which).
@@ -110,8 +111,12 @@ fn token_response_from(
     url: &url::Url,
     raw: RawTokenResponse,
     requested: Option<&Scopes>,
+    dpop: bool,
 ) -> Result<TokenResponse> {
-    if !raw.token_type.eq_ignore_ascii_case("bearer") {
+    // A DPoP-bound token only when we sent a proof: a server that binds a
+    // token to a key we never showed it has answered someone else.
+    let bound = dpop && raw.token_type.eq_ignore_ascii_case(crate::dpop::SCHEME);
+    if !bound && !raw.token_type.eq_ignore_ascii_case("bearer") {
         // Named only when it looks like a token type (`DPoP`, `mac`): the
         // server's text could be anything, its own tokens included.
         let tokens = [
@@ -163,7 +168,7 @@ fn token_response_from(
     let scope_returned = raw.scope.is_some();
     Ok(TokenResponse {
         access_token: AccessToken::new(raw.access_token),
-        token_type: "Bearer".into(),
+        token_type: if bound { crate::dpop::SCHEME } else { "Bearer" }.into(),
         expires_in,
         expiry_source,
         expires_at: expires_in.map(|s| now + Duration::from_secs(s)),
@@ -254,10 +259,10 @@ pub(crate) async fn post_authenticated(
     what: &'static str,
     endpoint: &str,
     mut fields: Vec<(&'static str, String)>,
+    mut headers: Vec<(String, String)>,
 ) -> Result<(url::Url, HttpResponse, Sent)> {
     client.ensure_issuer(&metadata.issuer)?;
     let url = parse_secure(what, endpoint)?;
-    let mut headers = Vec::new();
     authenticate(client, metadata, &mut fields, &mut headers)?;
     let mut sent = Sent(
         fields
@@ -321,16 +326,42 @@ pub(crate) async fn token_request(
     fields: Vec<(&'static str, String)>,
     requested: Option<&Scopes>,
 ) -> Result<TokenResponse> {
-    let (url, response, sent) = post_authenticated(
-        http,
-        metadata,
-        client,
-        "token endpoint",
-        &metadata.token_endpoint,
-        fields,
-    )
-    .await?;
-    let mut tokens = token_answer(&url, &response, grant, requested).map_err(|e| sent.scrub(e))?;
+    // With a DPoP key, every attempt carries a fresh proof (RFC 9449 §5), and
+    // a `use_dpop_nonce` refusal is answered once with the server's nonce
+    // (§8); the code, refresh token or assertion was not spent by it.
+    let mut nonce: Option<String> = None;
+    let (url, response, sent) = loop {
+        let mut headers = Vec::new();
+        if let Some(key) = &client.dpop {
+            let endpoint = parse_secure("token endpoint", &metadata.token_endpoint)?;
+            headers.push((
+                "dpop".to_string(),
+                key.proof("POST", &endpoint, None, nonce.as_deref())?,
+            ));
+        }
+        let (url, response, sent) = post_authenticated(
+            http,
+            metadata,
+            client,
+            "token endpoint",
+            &metadata.token_endpoint,
+            fields.clone(),
+            headers,
+        )
+        .await?;
+        match dpop_nonce_asked(client, &response) {
+            Some(fresh) if nonce.is_none() => {
+                tracing::info!(
+                    grant,
+                    "the token endpoint asked for a DPoP nonce; sending the proof again with it"
+                );
+                nonce = Some(fresh);
+            }
+            _ => break (url, response, sent),
+        }
+    };
+    let mut tokens = token_answer(&url, &response, grant, requested, client.dpop.is_some())
+        .map_err(|e| sent.scrub(e))?;
     // A granted scope that repeats a secret we sent is not a scope: drop it
     // rather than store and show it.
     if let Some(scopes) = tokens.scopes.as_mut().filter(|_| tokens.scope_returned) {
@@ -349,16 +380,36 @@ pub(crate) async fn token_request(
     Ok(tokens)
 }
 
+/// The nonce of a `use_dpop_nonce` refusal (RFC 9449 §8): a 400 whose OAuth
+/// error says so, with a well-formed `DPoP-Nonce` header. Only for a request
+/// that carried a proof.
+fn dpop_nonce_asked(client: &ClientRegistration, response: &HttpResponse) -> Option<String> {
+    client.dpop.as_ref()?;
+    if response.status != 400 {
+        return None;
+    }
+    let error: OAuthErrorResponse = serde_json::from_slice(&response.body).ok()?;
+    if error.error != crate::dpop::USE_NONCE {
+        return None;
+    }
+    response
+        .header(crate::dpop::NONCE_HEADER)
+        .map(str::trim)
+        .filter(|n| crate::dpop::valid_nonce(n))
+        .map(str::to_string)
+}
+
 /// Reads the token endpoint's answer: tokens, busy, or an OAuth error.
 fn token_answer(
     url: &url::Url,
     response: &HttpResponse,
     grant: &'static str,
     requested: Option<&Scopes>,
+    dpop: bool,
 ) -> Result<TokenResponse> {
     if response.is_success() {
         let raw: RawTokenResponse = parse_json(url, "token response", &response.body)?;
-        return token_response_from(url, raw, requested);
+        return token_response_from(url, raw, requested, dpop);
     }
     if matches!(response.status, 429 | 503) {
         return Err(Error::ServerBusy {
@@ -606,6 +657,7 @@ pub async fn revoke(
         "revocation endpoint",
         endpoint,
         fields,
+        Vec::new(),
     )
     .await?;
     if response.is_success() {
@@ -711,6 +763,7 @@ pub async fn introspect(
         "introspection endpoint",
         endpoint,
         vec![("token", token.to_string())],
+        Vec::new(),
     )
     .await?;
     if !response.is_success() {
@@ -730,7 +783,7 @@ mod tests {
     fn parse(body: &str) -> Result<TokenResponse> {
         let url = url::Url::parse("https://as.example/token").expect("url");
         let raw: RawTokenResponse = parse_json(&url, "token response", body.as_bytes())?;
-        token_response_from(&url, raw, Some(&Scopes::parse("asked")))
+        token_response_from(&url, raw, Some(&Scopes::parse("asked")), false)
     }
 
     #[test]
@@ -812,6 +865,7 @@ mod tests {
             redirect_uris: vec![],
             registration_access_token: None,
             client_secret_expires_at: None,
+            dpop: None,
         };
         let metadata = AuthorizationServerMetadata::legacy_defaults("https://as.example");
         let (mut fields, mut headers) = (Vec::new(), Vec::new());
