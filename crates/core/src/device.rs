@@ -47,6 +47,7 @@ pub struct DeviceAuthorization {
     /// The `resource` and scopes asked for, sent again with each token request.
     pub resource: String,
     pub scopes: Option<Scopes>,
+    /// When the codes were asked for: their life is counted from then.
     received: Instant,
 }
 
@@ -98,6 +99,10 @@ pub async fn request_device_authorization(
     if let Some(scope) = scopes.filter(|s| !s.is_empty()) {
         fields.push(("scope", scope.to_string()));
     }
+    // The code's life starts at the server somewhere between asking and the
+    // answer; counted from the asking, our deadline is never after the
+    // server's, however slow the answer (a loaded machine, a slow network).
+    let asked = Instant::now();
     let (url, response, sent) = post_authenticated(
         http,
         metadata,
@@ -119,7 +124,7 @@ pub async fn request_device_authorization(
     let raw: RawDeviceAuthorization =
         parse_json(&url, "device authorization response", &response.body)
             .map_err(|e| sent.scrub(e))?;
-    let received = Instant::now();
+    let received = asked;
     let bad = |reason: String| Error::InvalidDeviceAuthorization {
         url: url.to_string(),
         reason,
