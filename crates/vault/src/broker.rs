@@ -254,7 +254,14 @@ impl Vault {
             updated_at: now,
             generation: 0,
             assertion_source: new.assertion_source.cloned(),
+            dpop_jkt: None,
         };
+        if let Err(e) = self.keep_dpop_key(&mut account, new.client.dpop.as_ref()) {
+            self.forget_bundle(&id);
+            let _ = self.secrets.delete(&Self::tokens_key(&id));
+            let _ = self.secrets.delete(&Self::client_key(&id));
+            return Err(e);
+        }
         mirror(&mut account, &bundle);
         let discovery_json =
             serde_json::to_string(new.discovery).map_err(|e| Error::Invalid(e.to_string()))?;
@@ -298,6 +305,9 @@ impl Vault {
             self.forget_bundle(&id);
             let _ = self.secrets.delete(&Self::tokens_key(&id));
             let _ = self.secrets.delete(&Self::client_key(&id));
+            if account.dpop_jkt.is_some() {
+                let _ = self.keep_dpop_key(&mut account, None);
+            }
             return Err(e);
         }
         self.account(&id)
@@ -787,6 +797,9 @@ impl Vault {
         self.forget_bundle(&account.id);
         self.secrets.delete(&Self::tokens_key(&account.id))?;
         self.secrets.delete(&Self::client_key(&account.id))?;
+        if account.dpop_jkt.is_some() {
+            self.secrets.delete(&Self::dpop_key_name(&account.id))?;
+        }
         self.db().delete(&account.id)?;
         Ok(report)
     }

@@ -62,6 +62,9 @@ const MIGRATIONS: &[&str] = &[
     // which is not sent again.
     "ALTER TABLE accounts ADD COLUMN assertion_source TEXT;
      ALTER TABLE accounts ADD COLUMN assertion_refused TEXT;",
+    // 5: the thumbprint (RFC 7638) of the account's DPoP key, whose private
+    // half is in the keyring; NULL for an account without one.
+    "ALTER TABLE accounts ADD COLUMN dpop_jkt TEXT;",
 ];
 
 /// The open database.
@@ -73,7 +76,7 @@ pub struct Db {
 const COLUMNS: &str = "id, name, kind, server_url, resource, issuer, client_id, registration, client_auth, \
     signing_alg, redirect_uri, subject, requested_scopes, granted_scopes, offered_scopes, token_type, \
     expires_at, issued_at, has_refresh_token, status_json, last_refresh_at, is_default, created_at, \
-    updated_at, generation, assertion_source";
+    updated_at, generation, assertion_source, dpop_jkt";
 
 fn enum_to_sql<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_value(v)
@@ -90,7 +93,9 @@ fn enum_from_sql<T: serde::de::DeserializeOwned>(s: &str) -> rusqlite::Result<T>
 
 fn account_from_row(row: &Row<'_>) -> rusqlite::Result<Account> {
     let status_json: String = row.get(19)?;
+    let dpop_jkt = row.get(26)?;
     Ok(Account {
+        dpop_jkt,
         id: row.get(0)?,
         name: row.get(1)?,
         kind: enum_from_sql::<AccountKind>(&row.get::<_, String>(2)?)?,
@@ -296,7 +301,7 @@ impl Db {
             )
             .map_err(|e| Error::db(&self.path, e))?;
         tx.execute(
-            &format!("INSERT INTO accounts ({COLUMNS}, discovery_json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)"),
+            &format!("INSERT INTO accounts ({COLUMNS}, discovery_json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28)"),
             params![
                 account.id,
                 account.name,
@@ -327,6 +332,7 @@ impl Db {
                     .assertion_source
                     .as_ref()
                     .and_then(|s| serde_json::to_string(s).ok()),
+                account.dpop_jkt,
                 discovery_json,
             ],
         )
@@ -384,6 +390,17 @@ impl Db {
         update_token_columns(&tx, account).map_err(|e| Error::db(&self.path, e))?;
         insert_activity(&tx, &account.id, activity).map_err(|e| Error::db(&self.path, e))?;
         tx.commit().map_err(|e| Error::db(&self.path, e))
+    }
+
+    /// The thumbprint of the account's DPoP key, or none.
+    pub fn set_dpop_jkt(&mut self, id: &str, jkt: Option<&str>) -> Result<()> {
+        self.conn
+            .execute(
+                "UPDATE accounts SET dpop_jkt = ?2, updated_at = ?3 WHERE id = ?1",
+                params![id, jkt, now_secs()],
+            )
+            .map_err(|e| Error::db(&self.path, e))?;
+        Ok(())
     }
 
     /// Marks a client the authorization server refused (`invalid_client`) on

@@ -88,7 +88,7 @@ impl Vault {
         }
         // A client of the browser flow is never reused: it was not registered
         // for the device grant, and the server would refuse it.
-        let client = obtain_client(
+        let mut client = obtain_client(
             self.http()?,
             &discovery.metadata,
             &RegistrationRequest {
@@ -101,6 +101,7 @@ impl Vault {
             },
         )
         .await?;
+        client.dpop = self.dpop_for_sign_in(&discovery, None)?;
         let credential = crate::signin::kept_credential(request.credential.as_ref(), &client.auth);
         let scopes = request.scopes.clone().or_else(|| {
             select_scopes(

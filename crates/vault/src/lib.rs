@@ -7,6 +7,7 @@ mod broker;
 pub mod browser;
 mod db;
 mod device;
+mod dpop;
 pub mod error;
 pub mod exchanges;
 pub mod export;
@@ -135,6 +136,8 @@ pub struct Vault {
     /// is served without a keyring round trip (the stdio proxy asks for one per
     /// message). Used only while the record's generation says it is current.
     bundles: Mutex<std::collections::HashMap<String, TokenBundle>>,
+    /// The DPoP keys this process has read, by account (see [`dpop`]).
+    dpop_keys: Mutex<std::collections::HashMap<String, Arc<mcpauth_core::dpop::DpopKey>>>,
 }
 
 impl std::fmt::Debug for Vault {
@@ -197,6 +200,7 @@ impl Vault {
             sign_ins: signin::SignIns::new(options.sign_in_timeout),
             options,
             bundles: Mutex::new(std::collections::HashMap::new()),
+            dpop_keys: Mutex::new(std::collections::HashMap::new()),
         })
     }
 
@@ -434,6 +438,7 @@ impl Vault {
         Ok(ClientRegistration {
             redirect_uris: account.redirect_uri.iter().cloned().collect(),
             kind: account.registration,
+            dpop: self.dpop_key(account)?,
             ..ClientRegistration::pre_registered(&account.issuer, &account.client_id, auth)
         })
     }

@@ -102,6 +102,11 @@ pub struct Account {
     /// A workload identity account's assertion source (SEP-1933): its tokens
     /// come from the JWT bearer grant, not from client credentials.
     pub assertion_source: Option<crate::workload::AssertionSource>,
+    /// The thumbprint (RFC 7638 `jkt`) of the account's DPoP key (RFC 9449),
+    /// whose private half is in the keyring. With `token_type` `DPoP`, the
+    /// tokens work only with proofs of that key: they are bound to this device.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpop_jkt: Option<String>,
 }
 
 impl Account {

@@ -305,7 +305,7 @@ impl Vault {
             kept.as_ref().and_then(|(c, _)| c.redirect_uris.first()),
         )
         .await?;
-        let (client, credential) = match kept {
+        let (mut client, credential) = match kept {
             // The kept client is presented when the redirect URI is one it
             // registered, or when its server matches loopback redirects on any
             // port (a pre-registered or metadata-document client: RFC 8252
@@ -344,6 +344,7 @@ impl Vault {
                 (client, credential)
             }
         };
+        client.dpop = self.dpop_for_sign_in(&discovery, existing.as_ref())?;
         let scopes = match (&request.scopes, &existing) {
             (Some(s), Some(a)) => Some(s.union(&Scopes::parse(&a.requested_scopes))),
             (Some(s), None) => Some(s.clone()),
@@ -459,6 +460,7 @@ impl Vault {
         let done = result?;
         match &context.account {
             Some(account) => {
+                let account = &self.rebind_dpop(account, context.client.dpop.as_ref())?;
                 // One entry for the whole re-authorization: discovery first.
                 let later = crate::exchanges::take();
                 crate::exchanges::record(context.exchanges.iter().cloned().chain(later));
@@ -556,8 +558,10 @@ impl Vault {
             None => ClientAuth::None,
         };
         let alg = signing_alg(request.credential.as_ref(), &auth);
-        let client =
-            ClientRegistration::pre_registered(&discovery.issuer, &request.client_id, auth);
+        let client = ClientRegistration {
+            dpop: self.dpop_for_sign_in(&discovery, None)?,
+            ..ClientRegistration::pre_registered(&discovery.issuer, &request.client_id, auth)
+        };
         let tokens = match &assertion {
             Some(assertion) => {
                 token::jwt_bearer(
