@@ -43,6 +43,11 @@ pub enum Command {
         account: Option<String>,
         #[arg(long, value_enum, default_value_t = TokenFormat::Raw)]
         format: TokenFormat,
+        /// For a DPoP-bound account (RFC 9449): also print a one-time proof
+        /// for this request, e.g. `--dpop-proof POST https://host/mcp`. It
+        /// is good for one request, within a few minutes.
+        #[arg(long, num_args = 2, value_names = ["METHOD", "URL"])]
+        dpop_proof: Option<Vec<String>>,
     },
     /// List accounts.
     List {
@@ -274,7 +279,7 @@ mod tests {
         let cli = Cli::try_parse_from(["mcpauth", "token", "abc", "--format", "headers-json"])
             .expect("parse");
         assert!(
-            matches!(cli.command, Command::Token { account: Some(ref a), format: TokenFormat::HeadersJson } if a == "abc")
+            matches!(cli.command, Command::Token { account: Some(ref a), format: TokenFormat::HeadersJson, dpop_proof: None } if a == "abc")
         );
         let cli = Cli::try_parse_from([
             "mcpauth",

@@ -117,7 +117,11 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         mcpauth_core::network::use_ca_file(path)?;
     }
     match cli.command {
-        Command::Token { account, format } => output::token(account.as_deref(), format).await,
+        Command::Token {
+            account,
+            format,
+            dpop_proof,
+        } => output::token(account.as_deref(), format, dpop_proof.as_deref()).await,
         Command::List { json } => output::list(json),
         Command::Status { account, json } => output::status(account.as_deref(), json),
         Command::Login(args) => login::login(args).await,

@@ -50,32 +50,121 @@ fn print_json(value: &serde_json::Value) -> Result<(), Failure> {
         .map_err(|e| Failure::new(exit::FAILURE, format!("cannot write: {e}")))
 }
 
-pub async fn token(selector: Option<&str>, format: TokenFormat) -> Result<(), Failure> {
+pub async fn token(
+    selector: Option<&str>,
+    format: TokenFormat,
+    dpop_proof: Option<&[String]>,
+) -> Result<(), Failure> {
     let vault = open_vault()?;
     let account = pick(&vault, selector)?;
     let token = vault.token(&account.id).await?;
     let secret = token.secret();
-    let text = match format {
-        TokenFormat::Raw => secret.to_string(),
-        TokenFormat::Header => format!("Authorization: Bearer {secret}"),
-        TokenFormat::HeadersJson => {
-            json!({ "Authorization": format!("Bearer {secret}") }).to_string()
+    let fresh = vault.account(&account.id)?;
+    let bound = fresh
+        .token_type
+        .eq_ignore_ascii_case(mcpauth_core::dpop::SCHEME);
+    let proof = match (bound, dpop_proof) {
+        (false, None) => None,
+        (false, Some(_)) => {
+            return Err(Failure::new(
+                exit::FAILURE,
+                format!(
+                    "account {} has a Bearer token, not a DPoP-bound one; leave out --dpop-proof",
+                    fresh.id
+                ),
+            ))
         }
-        TokenFormat::Env => format!("MCP_AUTH_TOKEN={secret}"),
+        (true, None) => {
+            return Err(Failure::new(
+                exit::FAILURE,
+                format!(
+                    "account {}'s token is bound to a DPoP key (RFC 9449) that never leaves the keyring,                      so the token alone is refused by {}; reach the server through `mcpauth proxy {}`,                      or add `--dpop-proof <METHOD> <URL>` for a one-time proof of one request",
+                    fresh.id, fresh.server_url, fresh.server_url
+                ),
+            ))
+        }
+        (true, Some(request)) => Some(dpop_proof_for(&vault, &fresh, request, secret)?),
+    };
+    let scheme = if bound {
+        mcpauth_core::dpop::SCHEME
+    } else {
+        "Bearer"
+    };
+    let text = match format {
+        TokenFormat::Raw => match &proof {
+            Some(proof) => format!("{secret}\n{proof}"),
+            None => secret.to_string(),
+        },
+        TokenFormat::Header => match &proof {
+            Some(proof) => format!("Authorization: {scheme} {secret}\nDPoP: {proof}"),
+            None => format!("Authorization: {scheme} {secret}"),
+        },
+        TokenFormat::HeadersJson => {
+            let mut headers = json!({ "Authorization": format!("{scheme} {secret}") });
+            if let Some(proof) = &proof {
+                headers["DPoP"] = json!(proof);
+            }
+            headers.to_string()
+        }
+        TokenFormat::Env => match &proof {
+            Some(proof) => format!("MCP_AUTH_TOKEN={secret}\nMCP_AUTH_DPOP={proof}"),
+            None => format!("MCP_AUTH_TOKEN={secret}"),
+        },
         TokenFormat::Json => {
-            let fresh = vault.account(&account.id)?;
-            json!({
+            let mut value = json!({
                 "access_token": secret,
                 "token_type": fresh.token_type,
                 "expires_at": fresh.expires_at,
                 "scope": fresh.granted_scopes,
                 "account": fresh.id,
-            })
-            .to_string()
+            });
+            if let Some(proof) = &proof {
+                value["dpop"] = json!(proof);
+            }
+            value.to_string()
         }
     };
     let mut out = std::io::stdout().lock();
     writeln!(out, "{text}").map_err(|e| Failure::new(exit::FAILURE, format!("cannot write: {e}")))
+}
+
+/// A DPoP proof of the account's key for one request (`[METHOD, URL]`).
+fn dpop_proof_for(
+    vault: &Vault,
+    account: &Account,
+    request: &[String],
+    token: &str,
+) -> Result<String, Failure> {
+    let [method, url] = request else {
+        return Err(Failure::new(
+            exit::FAILURE,
+            "--dpop-proof takes a method and a URL, e.g. --dpop-proof POST https://host/mcp",
+        ));
+    };
+    let method = method.to_ascii_uppercase();
+    if method.is_empty() || !method.bytes().all(|b| b.is_ascii_uppercase()) {
+        return Err(Failure::new(
+            exit::FAILURE,
+            format!("--dpop-proof: `{method}` is not an HTTP method (GET, POST, DELETE, …)"),
+        ));
+    }
+    let url = url::Url::parse(url).map_err(|e| {
+        Failure::new(
+            exit::FAILURE,
+            format!("--dpop-proof: `{url}` is not an absolute URL ({e})"),
+        )
+    })?;
+    let key = vault.dpop_key(account)?.ok_or_else(|| {
+        Failure::new(
+            exit::NEEDS_SIGN_IN,
+            format!(
+                "account {} has a DPoP-bound token but no DPoP key; sign in again (mcpauth login {})",
+                account.id, account.server_url
+            ),
+        )
+    })?;
+    key.proof(&method, &url, Some(token), None)
+        .map_err(|e| Failure::new(exit::FAILURE, format!("cannot make a DPoP proof: {e}")))
 }
 
 /// "in 5 min", "3 h ago".
@@ -255,6 +344,16 @@ pub fn status(selector: Option<&str>, json: bool) -> Result<(), Failure> {
         let _ = writeln!(out, "  granted scopes:  {}", a.granted_scopes);
         let _ = writeln!(out, "  offered scopes:  {}", a.offered_scopes);
         let _ = writeln!(out, "  token:           {masked} ({})", a.token_type);
+        if let (true, Some(jkt)) = (
+            a.token_type
+                .eq_ignore_ascii_case(mcpauth_core::dpop::SCHEME),
+            &a.dpop_jkt,
+        ) {
+            let _ = writeln!(
+                out,
+                "  bound to:        this device's DPoP key (thumbprint {jkt}), kept in the keyring; use it through `mcpauth proxy`"
+            );
+        }
         let _ = writeln!(
             out,
             "  refresh token:   {}",

@@ -41,6 +41,9 @@ pub enum SignInWith {
 /// The token a request was sent with, and which sign-in it came from.
 pub struct Credential {
     pub token: Option<AccessToken>,
+    /// The key the token is bound to (RFC 9449): it goes out with the `DPoP`
+    /// scheme and a fresh proof of this key. `None`: a Bearer token.
+    pub dpop: Option<std::sync::Arc<mcpauth_core::dpop::DpopKey>>,
     generation: u64,
 }
 
@@ -109,14 +112,17 @@ impl Auth {
         let Some(account) = self.account() else {
             return Ok(Credential {
                 token: None,
+                dpop: None,
                 generation,
             });
         };
         match self.vault.token(&account).await {
             Ok(token) => {
                 self.scrubber.remember(token.secret());
+                let dpop = self.dpop_key(&account)?;
                 Ok(Credential {
                     token: Some(token),
+                    dpop,
                     generation,
                 })
             }
@@ -127,14 +133,45 @@ impl Auth {
                 );
                 Ok(Credential {
                     token: None,
+                    dpop: None,
                     generation,
                 })
             }
             Err(VaultError::SecretMissing { .. }) => Ok(Credential {
                 token: None,
+                dpop: None,
                 generation,
             }),
             Err(e) => Err(AuthFailure(format!("cannot read the token: {e}"))),
+        }
+    }
+
+    /// The DPoP key of the account's current token, when the token is bound
+    /// to one. A bound token whose key is gone cannot be used: that is said,
+    /// not papered over with a Bearer header the server would refuse.
+    fn dpop_key(
+        &self,
+        account: &str,
+    ) -> Result<Option<std::sync::Arc<mcpauth_core::dpop::DpopKey>>, AuthFailure> {
+        let record = self
+            .vault
+            .account(account)
+            .map_err(|e| AuthFailure(format!("cannot read account {account}: {e}")))?;
+        if !record
+            .token_type
+            .eq_ignore_ascii_case(mcpauth_core::dpop::SCHEME)
+        {
+            return Ok(None);
+        }
+        match self.vault.dpop_key(&record) {
+            Ok(Some(key)) => Ok(Some(key)),
+            Ok(None) => Err(AuthFailure(format!(
+                "account {account} has a DPoP-bound token but no DPoP key; sign in again (mcpauth login {})",
+                record.server_url
+            ))),
+            Err(e) => Err(AuthFailure(format!(
+                "the DPoP key of account {account} cannot be read: {e}"
+            ))),
         }
     }
 

@@ -104,6 +104,9 @@ pub struct Wire {
     /// Endpoints the server moved with a same-origin 307/308: later requests
     /// go to the final URL at once.
     moved: Arc<std::sync::Mutex<HashMap<String, url::Url>>>,
+    /// The latest DPoP nonce each origin gave (RFC 9449 §9), sent in every
+    /// proof to it until it gives another.
+    dpop_nonces: Arc<std::sync::Mutex<HashMap<String, String>>>,
 }
 
 /// How many same-origin 307/308 redirects one request follows.
@@ -135,6 +138,7 @@ impl Wire {
             scrubber,
             limits,
             moved: Arc::default(),
+            dpop_nonces: Arc::default(),
         })
     }
 
@@ -169,17 +173,14 @@ impl Wire {
     ) -> Result<reqwest::Response, WireError> {
         let mut attempts = Attempts::default();
         let mut redirects = 0;
+        let mut nonce_retried = false;
         loop {
             let credential = self
                 .auth
                 .credential()
                 .await
                 .map_err(|f| WireError::Auth(f.0))?;
-            let mut request = build();
-            if let Some(token) = &credential.token {
-                request = request.bearer_auth(token.secret());
-            }
-            let mut request = request
+            let mut request = build()
                 .build()
                 .map_err(|e| WireError::Transport(format!("cannot make the request: {e}")))?;
             let asked = request.url().clone();
@@ -187,6 +188,9 @@ impl Wire {
                 *request.url_mut() = moved.clone();
             }
             let sent_to = request.url().clone();
+            if let Some(token) = &credential.token {
+                self.authorize(&mut request, token, credential.dpop.as_deref())?;
+            }
             let url = sent_to.to_string();
             let wait = match deadline {
                 Deadline::Relayed => self.limits.idle,
@@ -213,6 +217,16 @@ impl Wire {
                     continue;
                 }
             }
+            let origin = sent_to.origin().ascii_serialization();
+            if let Some(nonce) = response
+                .headers()
+                .get(mcpauth_core::dpop::NONCE_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .map(str::trim)
+                .filter(|n| mcpauth_core::dpop::valid_nonce(n))
+            {
+                super::lock(&self.dpop_nonces).insert(origin, nonce.to_string());
+            }
             let status = response.status().as_u16();
             if status != 401 && status != 403 {
                 if (200..300).contains(&status) {
@@ -227,6 +241,18 @@ impl Wire {
                     .iter()
                     .filter_map(|v| v.to_str().ok()),
             );
+            // RFC 9449 §9: the server wants its nonce in the proof. Sent again
+            // once with it (stored above); a second such answer is a refusal.
+            let nonce_asked = credential.dpop.is_some()
+                && status == 401
+                && challenges
+                    .iter()
+                    .any(|c| c.dpop && c.error.as_deref() == Some(mcpauth_core::dpop::USE_NONCE));
+            if nonce_asked && !nonce_retried && self.dpop_nonce(&sent_to).is_some() {
+                nonce_retried = true;
+                tracing::info!(url = %sent_to, "the MCP server asked for a DPoP nonce; sending again with it");
+                continue;
+            }
             let insufficient = challenges
                 .iter()
                 .find(|c| c.is_insufficient_scope())
@@ -257,6 +283,54 @@ impl Wire {
                 _ => return Ok(response), // a 403 that is not about scopes
             }
         }
+    }
+
+    /// The latest DPoP nonce of the URL's origin.
+    fn dpop_nonce(&self, url: &url::Url) -> Option<String> {
+        super::lock(&self.dpop_nonces)
+            .get(&url.origin().ascii_serialization())
+            .cloned()
+    }
+
+    /// Puts the token on the request: `Bearer`, or for a DPoP-bound token the
+    /// `DPoP` scheme and a fresh proof for this method and URL (RFC 9449 §7.1).
+    fn authorize(
+        &self,
+        request: &mut reqwest::Request,
+        token: &mcpauth_core::secret::AccessToken,
+        dpop: Option<&mcpauth_core::dpop::DpopKey>,
+    ) -> Result<(), WireError> {
+        use reqwest::header::{HeaderValue, AUTHORIZATION};
+        let unusable = || {
+            WireError::Auth(
+                "the access token cannot be put in an HTTP header; sign in again".into(),
+            )
+        };
+        let scheme = if dpop.is_some() {
+            mcpauth_core::dpop::SCHEME
+        } else {
+            "Bearer"
+        };
+        let mut value = HeaderValue::from_str(&format!("{scheme} {}", token.secret()))
+            .map_err(|_| unusable())?;
+        value.set_sensitive(true);
+        request.headers_mut().insert(AUTHORIZATION, value);
+        if let Some(key) = dpop {
+            let url = request.url().clone();
+            let nonce = self.dpop_nonce(&url);
+            let proof = key
+                .proof(
+                    request.method().as_str(),
+                    &url,
+                    Some(token.secret()),
+                    nonce.as_deref(),
+                )
+                .map_err(|e| WireError::Auth(format!("cannot make a DPoP proof: {e}")))?;
+            let mut value = HeaderValue::from_str(&proof).map_err(|_| unusable())?;
+            value.set_sensitive(true);
+            request.headers_mut().insert("dpop", value);
+        }
+        Ok(())
     }
 
     /// Reads a non-2xx answer into an error (a bounded, scrubbed excerpt).
