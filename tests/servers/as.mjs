@@ -295,6 +295,10 @@ export async function createProvider({
         },
       },
       clientCredentials: { enabled: true },
+      // On by default in oidc-provider 9 (and so advertised in discovery);
+      // here every DPoP proof must carry the server's nonce (RFC 9449 §8),
+      // so each DPoP token request is refused once with use_dpop_nonce.
+      dPoP: { enabled: true, nonceSecret: randomBytes(32), requireNonce: () => true },
       deviceFlow: deviceFlowFeature,
       resourceIndicators: {
         enabled: true,

@@ -5,6 +5,7 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { z } from 'zod';
 
 import { bearerAuth } from './auth.mjs';
+import { dpopAuth } from './dpop.mjs';
 import { mountStreamable } from './mcp-ts1.mjs';
 
 /**
@@ -19,13 +20,15 @@ import { mountStreamable } from './mcp-ts1.mjs';
  * @param {'current'|'fallback'|'legacy'} o.style   challenge style (see README)
  * @param {string} [o.prmUrl]      resource_metadata URL put in challenges ("current" only)
  * @param {number} [o.fetchTimeoutMs]
+ * @param {boolean} [o.dpop]       take DPoP-bound tokens only (dpop.mjs), challenges of the "current" style
  */
 export function mountMcp(app, {
-  path, resource, issuer, jwksUri, style, prmUrl, fetchTimeoutMs = 10_000,
+  path, resource, issuer, jwksUri, style, prmUrl, fetchTimeoutMs = 10_000, dpop = false,
 }) {
-  const { challenge, authenticate } = bearerAuth({
-    resource, issuer, jwksUri, style, prmUrl, fetchTimeoutMs, name: `mcp:${style}`,
+  const auth = (dpop ? dpopAuth : bearerAuth)({
+    resource, issuer, jwksUri, style, prmUrl, fetchTimeoutMs, name: `mcp:${dpop ? 'dpop' : style}`,
   });
+  const { challenge, authenticate } = auth;
 
   // Tool-level scope, checked after the body is parsed: look into the
   // JSON-RPC message (single or batch) before the transport sees it.
@@ -80,5 +83,5 @@ export function mountMcp(app, {
     path, name: `mcp:${style}`, buildServer, beforeBody: [authenticate], afterBody: [checkToolScope], resumable: false,
   });
 
-  return { close: () => endpoint.close() };
+  return { close: () => endpoint.close(), stats: auth.stats };
 }

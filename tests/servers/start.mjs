@@ -99,11 +99,13 @@ const issuer = origin('mainAs');
 const tenantIssuer = `${origin('tenantAs')}/tenant1`;
 const mcp = {
   current: `${origin('current')}/mcp`,
+  dpop: `${origin('current')}/dpop/mcp`,
   fallback: `${origin('fallback')}/mcp`,
   legacy: `${issuer}/legacy/mcp`,
 };
 const prm = {
   current: `${origin('current')}/.well-known/oauth-protected-resource/mcp`,
+  dpop: `${origin('current')}/.well-known/oauth-protected-resource/dpop/mcp`,
   fallback: `${origin('fallback')}/.well-known/oauth-protected-resource`,
 };
 const cimdBase = origin('cimd', 'https');
@@ -298,11 +300,23 @@ const prmDocument = (resource, as) => ({
   scopes_supported: ['mcp:read', 'mcp:write', 'mcp:admin'],
   bearer_methods_supported: ['header'],
 });
-const currentApp = newApp('current', { isMcp: (path) => path === '/mcp' });
+const currentApp = newApp('current', { isMcp: (path) => path === '/mcp' || path === '/dpop/mcp' });
 currentApp.get('/.well-known/oauth-protected-resource/mcp', (req, res) => res.json(prmDocument(mcp.current, issuer)));
 const current = mountMcp(currentApp, {
   path: '/mcp', resource: mcp.current, issuer, jwksUri: `${issuer}/jwks`, style: 'current', prmUrl: prm.current, fetchTimeoutMs,
 });
+// DPoP MCP server beside it (dpop.mjs): bound tokens only, its own nonces;
+// its metadata says so (RFC 9728 §2). GET /__test/dpop[?jkt=<thumbprint>]: what
+// it accepted and refused (of the proofs that key signed).
+currentApp.get('/.well-known/oauth-protected-resource/dpop/mcp', (req, res) => res.json({
+  ...prmDocument(mcp.dpop, issuer),
+  dpop_signing_alg_values_supported: ['ES256'],
+  dpop_bound_access_tokens_required: true,
+}));
+const dpopMcp = mountMcp(currentApp, {
+  path: '/dpop/mcp', resource: mcp.dpop, issuer, jwksUri: `${issuer}/jwks`, style: 'current', prmUrl: prm.dpop, fetchTimeoutMs, dpop: true,
+});
+currentApp.get('/__test/dpop', (req, res) => res.json(dpopMcp.stats(req.query.jkt)));
 
 // Fallback MCP server: root PRM only, no resource_metadata in challenges.
 const fallbackApp = newApp('fallback', { isMcp: (path) => path === '/mcp' });
@@ -362,7 +376,7 @@ async function stop(reason) {
   stopping = true;
   log(`stopping (${reason})`);
   for (const { child } of Object.values(children)) stopChild(child);
-  await Promise.allSettled([legacy, current, fallback, gen].map((m) => m.close()));
+  await Promise.allSettled([legacy, current, dpopMcp, fallback, gen].map((m) => m.close()));
   for (const server of Object.values(servers)) {
     server.close();
     server.closeAllConnections();
