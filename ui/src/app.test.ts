@@ -451,6 +451,18 @@ describe("account detail", () => {
     }
   });
 
+  it("a DPoP-bound account says its token is bound to this device; a Bearer one does not", async () => {
+    const bound = fx.account({ id: "d9o0p0b1", token_type: "DPoP" });
+    const { root } = await boot({ accounts: [bound] }, "#/account/d9o0p0b1");
+    await el(root, "detail-header");
+    const type = () => $(root, "token-type")?.textContent?.replace(/\s+/g, " ").trim();
+    expect(type()).toContain("DPoP — bound to this device");
+    expect(type()).toContain("through MCP Auth's proxy");
+    const bearer = await boot({ accounts: [fx.account({ id: "b3a2e2r1" })] }, "#/account/b3a2e2r1");
+    await el(bearer.root, "detail-header");
+    expect($(bearer.root, "token-type")?.textContent?.trim()).toBe("Bearer");
+  });
+
   const workload = (assertion_source: AccountView["assertion_source"]) =>
     fx.account({ id: "w0rk1oad", kind: "machine", client_auth: "none", has_refresh_token: false, assertion_source });
   const sourceText = (root: HTMLElement) => $(root, "assertion-source")?.textContent?.replace(/\s+/g, " ");
