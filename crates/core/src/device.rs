@@ -271,13 +271,17 @@ pub async fn wait_for_device_tokens(
             Ok(DevicePoll::Pending) => {}
             Ok(DevicePoll::SlowDown) => interval = (interval + SLOW_DOWN_STEP).min(MAX_INTERVAL),
             // oidc-provider, among others, forgets an expired code and then
-            // answers invalid_grant rather than expired_token (§3.5): near the
-            // end of the code's life, that is the expiry.
+            // answers invalid_grant rather than expired_token (§3.5); its
+            // expiry is in whole seconds, so it can come a second before
+            // ours. Near the end of the code's life that is the expiry, said
+            // at our deadline, never before it.
             Err(e)
                 if e.oauth_error() == Some("invalid_grant")
                     && Instant::now() + interval + Duration::from_secs(1) >= deadline =>
             {
-                return Err(expired());
+                tracing::debug!(
+                    "the server no longer knows the device code; it runs out at our deadline"
+                );
             }
             Err(e) if e.is_transient() => {
                 tracing::debug!("device token request failed, polling more slowly: {e}");
