@@ -32,6 +32,21 @@ export async function verifyAccessToken(token, { jwks, issuer, audience }) {
   return payload;
 }
 
+/**
+ * What an authenticated request carries on as `req.auth`: `extra.authInfo`
+ * (SDK 1.x) / `ctx.http.authInfo` (2.x) in tool handlers. `more` adds to `extra`.
+ */
+export function authInfo(token, payload, scopes, resource, more = {}) {
+  return {
+    token,
+    clientId: payload.client_id,
+    scopes: [...scopes],
+    expiresAt: payload.exp,
+    resource: new URL(resource),
+    extra: { sub: payload.sub, scope: payload.scope, aud: payload.aud, ...more },
+  };
+}
+
 export const remoteJwks = (jwksUri, fetchTimeoutMs = 10_000) => createRemoteJWKSet(new URL(jwksUri), { timeoutDuration: fetchTimeoutMs });
 
 /**
@@ -90,15 +105,7 @@ export function bearerAuth({
       return challenge(res, 403, { error: 'insufficient_scope', scope: 'mcp:read', description: 'mcp:read required' });
     }
 
-    // Becomes `extra.authInfo` (SDK 1.x) / `ctx.http.authInfo` (2.x) in tool handlers.
-    req.auth = {
-      token,
-      clientId: payload.client_id,
-      scopes: [...scopes],
-      expiresAt: payload.exp,
-      resource: new URL(resource),
-      extra: { sub: payload.sub, scope: payload.scope, aud: payload.aud },
-    };
+    req.auth = authInfo(token, payload, scopes, resource);
     return next();
   }
 

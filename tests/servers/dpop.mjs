@@ -8,7 +8,7 @@ import { createHash, randomBytes } from 'node:crypto';
 
 import { calculateJwkThumbprint, decodeProtectedHeader, importJWK, jwtVerify } from 'jose';
 
-import { remoteJwks, verifyAccessToken } from './auth.mjs';
+import { authInfo, remoteJwks, verifyAccessToken } from './auth.mjs';
 import { logger } from './log.mjs';
 
 const quote = (v) => `"${String(v).replace(/[\\"]/g, '\\$&')}"`;
@@ -111,14 +111,7 @@ export function dpopAuth({ resource, issuer, jwksUri, prmUrl, fetchTimeoutMs = 1
     counters.accepted += 1;
     countersOf(jkt).accepted += 1;
     res.set('DPoP-Nonce', issueNonce()); // RFC 9449 §9: a new nonce on a success
-    req.auth = {
-      token,
-      clientId: payload.client_id,
-      scopes: [...scopes],
-      expiresAt: payload.exp,
-      resource: new URL(resource),
-      extra: { sub: payload.sub, scope: payload.scope, aud: payload.aud, jkt },
-    };
+    req.auth = authInfo(token, payload, scopes, resource, { jkt });
     return next();
   }
 

@@ -60,9 +60,7 @@ pub async fn token(
     let token = vault.token(&account.id).await?;
     let secret = token.secret();
     let fresh = vault.account(&account.id)?;
-    let bound = fresh
-        .token_type
-        .eq_ignore_ascii_case(mcpauth_core::dpop::SCHEME);
+    let bound = fresh.is_dpop_bound();
     let proof = match (bound, dpop_proof) {
         (false, None) => None,
         (false, Some(_)) => {
@@ -78,7 +76,9 @@ pub async fn token(
             return Err(Failure::new(
                 exit::FAILURE,
                 format!(
-                    "account {}'s token is bound to a DPoP key (RFC 9449) that never leaves the keyring,                      so the token alone is refused by {}; reach the server through `mcpauth proxy {}`,                      or add `--dpop-proof <METHOD> <URL>` for a one-time proof of one request",
+                    "account {}'s token is bound to a DPoP key (RFC 9449) that never leaves the keyring, \
+                     so the token alone is refused by {}; reach the server through `mcpauth proxy {}`, \
+                     or add `--dpop-proof <METHOD> <URL>` for a one-time proof of one request",
                     fresh.id, fresh.server_url, fresh.server_url
                 ),
             ))
@@ -154,12 +154,12 @@ fn dpop_proof_for(
             format!("--dpop-proof: `{url}` is not an absolute URL ({e})"),
         )
     })?;
-    let key = vault.dpop_key(account)?.ok_or_else(|| {
+    let key = vault.bound_key(account)?.ok_or_else(|| {
         Failure::new(
-            exit::NEEDS_SIGN_IN,
+            exit::FAILURE,
             format!(
-                "account {} has a DPoP-bound token but no DPoP key; sign in again (mcpauth login {})",
-                account.id, account.server_url
+                "account {} has a Bearer token, not a DPoP-bound one",
+                account.id
             ),
         )
     })?;
@@ -344,11 +344,7 @@ pub fn status(selector: Option<&str>, json: bool) -> Result<(), Failure> {
         let _ = writeln!(out, "  granted scopes:  {}", a.granted_scopes);
         let _ = writeln!(out, "  offered scopes:  {}", a.offered_scopes);
         let _ = writeln!(out, "  token:           {masked} ({})", a.token_type);
-        if let (true, Some(jkt)) = (
-            a.token_type
-                .eq_ignore_ascii_case(mcpauth_core::dpop::SCHEME),
-            &a.dpop_jkt,
-        ) {
+        if let (true, Some(jkt)) = (a.is_dpop_bound(), &a.dpop_jkt) {
             let _ = writeln!(
                 out,
                 "  bound to:        this device's DPoP key (thumbprint {jkt}), kept in the keyring; use it through `mcpauth proxy`"

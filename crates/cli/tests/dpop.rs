@@ -115,6 +115,10 @@ async fn a_sign_in_through_the_proxy_binds_the_tokens_and_every_call_proves_the_
         said.contains("bound to a DPoP key") && said.contains("mcpauth proxy"),
         "{said}"
     );
+    assert!(
+        !said.contains("  "),
+        "one sentence, no stray spaces: {said}"
+    );
 
     // A refresh keeps the key: the new token is bound to the same thumbprint.
     let id = account["id"].as_str().expect("id");

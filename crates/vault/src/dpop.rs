@@ -56,6 +56,22 @@ impl Vault {
         Ok(Some(key))
     }
 
+    /// The key the account's current token must be sent with: `None` for a
+    /// Bearer token, the key for a DPoP-bound one. A bound token without a
+    /// key is useless, and asks for a new sign-in.
+    pub fn bound_key(&self, account: &Account) -> Result<Option<Arc<DpopKey>>> {
+        if !account.is_dpop_bound() {
+            return Ok(None);
+        }
+        match self.dpop_key(account)? {
+            Some(key) => Ok(Some(key)),
+            None => Err(Error::SecretMissing {
+                account: account.id.clone(),
+                what: "DPoP key",
+            }),
+        }
+    }
+
     /// The key a sign-in binds its tokens to, when both sides take DPoP: the
     /// authorization server offers it with ES256, and the MCP server says it
     /// takes bound tokens ([`Discovery::resource_accepts_dpop`]) or the

@@ -110,6 +110,13 @@ pub struct Account {
 }
 
 impl Account {
+    /// True when the account's token is DPoP-bound (RFC 9449): it works only
+    /// with proofs of the account's key.
+    pub fn is_dpop_bound(&self) -> bool {
+        self.token_type
+            .eq_ignore_ascii_case(mcpauth_core::dpop::SCHEME)
+    }
+
     /// When the broker will next refresh (expiry minus the skew), if it knows.
     pub fn next_refresh_at(&self, min_skew_secs: i64) -> Option<i64> {
         let expires = self.expires_at?;

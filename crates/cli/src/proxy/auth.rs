@@ -157,22 +157,9 @@ impl Auth {
             .vault
             .account(account)
             .map_err(|e| AuthFailure(format!("cannot read account {account}: {e}")))?;
-        if !record
-            .token_type
-            .eq_ignore_ascii_case(mcpauth_core::dpop::SCHEME)
-        {
-            return Ok(None);
-        }
-        match self.vault.dpop_key(&record) {
-            Ok(Some(key)) => Ok(Some(key)),
-            Ok(None) => Err(AuthFailure(format!(
-                "account {account} has a DPoP-bound token but no DPoP key; sign in again (mcpauth login {})",
-                record.server_url
-            ))),
-            Err(e) => Err(AuthFailure(format!(
-                "the DPoP key of account {account} cannot be read: {e}"
-            ))),
-        }
+        self.vault
+            .bound_key(&record)
+            .map_err(|e| AuthFailure(format!("the DPoP key of account {account}: {e}")))
     }
 
     /// After a 401: refresh, else sign in, else give up. `Ok` means: send again.
