@@ -344,6 +344,7 @@ pub fn export_jsonc(data: &[u8]) {
         account: "acct1".into(),
         server_url: "https://mcp.example/mcp".into(),
         command: "/usr/bin/mcpauth".into(),
+        proxy_only: selector & 0x40 != 0,
     };
     let Ok(first) = apply(target, Some(&existing), &entry) else {
         return;

@@ -72,17 +72,7 @@ pub async fn token(
                 ),
             ))
         }
-        (true, None) => {
-            return Err(Failure::new(
-                exit::FAILURE,
-                format!(
-                    "account {}'s token is bound to a DPoP key (RFC 9449) that never leaves the keyring, \
-                     so the token alone is refused by {}; reach the server through `mcpauth proxy {}`, \
-                     or add `--dpop-proof <METHOD> <URL>` for a one-time proof of one request",
-                    fresh.id, fresh.server_url, fresh.server_url
-                ),
-            ))
-        }
+        (true, None) => return Err(bound_refusal(&fresh)),
         (true, Some(request)) => Some(dpop_proof_for(&vault, &fresh, request, secret)?),
     };
     let scheme = if bound {
@@ -126,6 +116,19 @@ pub async fn token(
     };
     let mut out = std::io::stdout().lock();
     writeln!(out, "{text}").map_err(|e| Failure::new(exit::FAILURE, format!("cannot write: {e}")))
+}
+
+/// Why a DPoP-bound account's token is not printed alone, and what to do.
+fn bound_refusal(account: &Account) -> Failure {
+    Failure::new(
+        exit::FAILURE,
+        format!(
+            "account {}'s token is bound to a DPoP key (RFC 9449) that never leaves the keyring, \
+             so the token alone is refused by {}; reach the server through `mcpauth proxy {}`, \
+             or use `mcpauth token --dpop-proof <METHOD> <URL>` for a one-time proof of one request",
+            account.id, account.server_url, account.server_url
+        ),
+    )
 }
 
 /// A DPoP proof of the account's key for one request (`[METHOD, URL]`).
@@ -477,6 +480,7 @@ pub async fn export(args: ExportArgs) -> Result<(), Failure> {
     let vault = open_vault()?;
     let account = vault.account(&args.account)?;
     match args.target.as_str() {
+        "env" | "curl" if account.is_dpop_bound() => return Err(bound_refusal(&account)),
         "env" | "curl" => {
             let token = vault.token(&account.id).await?;
             let line = if args.target == "env" {

@@ -119,6 +119,20 @@ async fn a_sign_in_through_the_proxy_binds_the_tokens_and_every_call_proves_the_
         !said.contains("  "),
         "one sentence, no stray spaces: {said}"
     );
+    // Nor does an export that would print it for a shell or curl.
+    for target in ["env", "curl"] {
+        let out = env
+            .cmd()
+            .args(["export", target, account["id"].as_str().expect("id")])
+            .output()
+            .expect("run");
+        assert_eq!(out.status.code(), Some(1), "export {target}");
+        assert!(out.stdout.is_empty(), "export {target}: no token on stdout");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("bound to a DPoP key"),
+            "export {target}"
+        );
+    }
 
     // A refresh keeps the key: the new token is bound to the same thumbprint.
     let id = account["id"].as_str().expect("id");

@@ -85,6 +85,10 @@ pub struct Entry {
     pub server_url: String,
     /// How to run mcpauth, usually "mcpauth" or an absolute path.
     pub command: String,
+    /// The account's tokens work only through the proxy (DPoP-bound, RFC
+    /// 9449): every client gets the stdio entry, Claude Code included, since
+    /// a token printed for its `headersHelper` would be refused.
+    pub proxy_only: bool,
 }
 
 /// Why the existing config could not be edited; nothing was written.
@@ -140,6 +144,7 @@ impl Entry {
             account: account.id.clone(),
             server_url: account.server_url.clone(),
             command: command.to_string(),
+            proxy_only: account.is_dpop_bound(),
         }
     }
 }
@@ -328,7 +333,16 @@ enum Field {
 /// The entry's fields in the order the clients' documentation writes them.
 fn entry_fields(target: Target, entry: &Entry) -> Vec<(&'static str, Field)> {
     let proxy_args = || Field::List(vec!["proxy".to_string(), entry.account.clone()]);
+    let stdio = || {
+        vec![
+            ("type", Field::Str("stdio".to_string())),
+            ("command", Field::Str(entry.command.clone())),
+            ("args", proxy_args()),
+        ]
+    };
     match target {
+        Target::VsCode => stdio(),
+        Target::ClaudeCode if entry.proxy_only => stdio(),
         Target::ClaudeCode => vec![
             ("type", Field::Str("http".to_string())),
             ("url", Field::Str(entry.server_url.clone())),
@@ -340,11 +354,6 @@ fn entry_fields(target: Target, entry: &Entry) -> Vec<(&'static str, Field)> {
                     shell_word(&entry.account)
                 )),
             ),
-        ],
-        Target::VsCode => vec![
-            ("type", Field::Str("stdio".to_string())),
-            ("command", Field::Str(entry.command.clone())),
-            ("args", proxy_args()),
         ],
         Target::ClaudeDesktop | Target::Cursor => vec![
             ("command", Field::Str(entry.command.clone())),

@@ -27,6 +27,7 @@ fn entry(account: &str) -> Entry {
         account: account.to_string(),
         server_url: "https://mcp.linear.app/mcp".to_string(),
         command: "mcpauth".to_string(),
+        proxy_only: false,
     }
 }
 
@@ -335,6 +336,32 @@ fn names_and_values_are_escaped() {
     assert_eq!(
         value["mcpServers"]["a \"quoted\" \\ name"]["command"],
         "C:\\Program Files\\MCP Auth\\mcpauth.exe"
+    );
+}
+
+#[test]
+fn a_dpop_bound_account_gets_the_proxy_in_every_client_claude_code_included() {
+    // Its token works only with proofs of a key in the keyring, so a
+    // headersHelper's printed token would be refused: the proxy it is.
+    let bound = Entry {
+        proxy_only: true,
+        ..entry("acct-1")
+    };
+    for (target, _) in fixtures() {
+        let new = apply_ok(target, None, &bound);
+        let written = &parse(&new)[target.container_key()]["linear-work"];
+        assert_eq!(written["command"], "mcpauth", "{target:?}: {new}");
+        assert_eq!(
+            written["args"],
+            json!(["proxy", "acct-1"]),
+            "{target:?}: {new}"
+        );
+        assert!(written.get("headersHelper").is_none(), "{target:?}: {new}");
+    }
+    let claude_code = apply_ok(Target::ClaudeCode, None, &bound);
+    assert_eq!(
+        parse(&claude_code)["mcpServers"]["linear-work"]["type"],
+        "stdio"
     );
 }
 
