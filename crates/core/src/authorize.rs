@@ -42,7 +42,8 @@ pub fn new_state() -> CsrfState {
 /// What to ask for in an authorization request.
 #[derive(Debug, Clone)]
 pub struct AuthorizationRequest {
-    /// RFC 8707 `resource`, sent again unchanged in the token request.
+    /// RFC 8707 `resource`, sent again unchanged in the token request; empty
+    /// (and not sent) for a sign-in at an identity provider (SEP-990).
     pub resource: String,
     pub scopes: Option<Scopes>,
     pub redirect_uri: String,
@@ -108,8 +109,12 @@ pub fn start_authorization(
             .append_pair("redirect_uri", &request.redirect_uri)
             .append_pair("code_challenge", &challenge)
             .append_pair("code_challenge_method", "S256")
-            .append_pair("state", state.secret())
-            .append_pair("resource", &request.resource);
+            .append_pair("state", state.secret());
+        // Empty for an OpenID sign-in at an identity provider (SEP-990),
+        // which asks for an ID token about the user, not for a resource.
+        if !request.resource.is_empty() {
+            q.append_pair("resource", &request.resource);
+        }
         if let Some(scopes) = &scopes {
             q.append_pair("scope", &scopes.to_string());
         }

@@ -657,6 +657,18 @@ pub async fn fetch_authorization_server_metadata(
     http: &dyn HttpClient,
     issuer: &str,
 ) -> Result<(Url, AuthorizationServerMetadata)> {
+    let (url, metadata) = fetch_identity_provider_metadata(http, issuer).await?;
+    validate_metadata(&metadata)?;
+    Ok((url, metadata))
+}
+
+/// Fetches an organisation's identity provider's metadata (SEP-990) the same
+/// way, without requiring PKCE: an IdP MCP Auth only exchanges ID tokens at
+/// needs none, and a sign-in there checks for it when it starts.
+pub async fn fetch_identity_provider_metadata(
+    http: &dyn HttpClient,
+    issuer: &str,
+) -> Result<(Url, AuthorizationServerMetadata)> {
     let issuer_url = parse_url(issuer)?;
     ensure_secure("authorization server issuer", &issuer_url)?;
     if issuer_url.query().is_some() || issuer_url.fragment().is_some() {
@@ -680,7 +692,7 @@ pub async fn fetch_authorization_server_metadata(
         issuer: issuer.to_string(),
         tried,
     })?;
-    validate_metadata(&metadata)?;
+    validate_endpoints(&metadata)?;
     Ok((url, metadata))
 }
 

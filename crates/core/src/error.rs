@@ -250,8 +250,13 @@ pub enum Error {
     InvalidDeviceAuthorization { url: String, reason: String },
 
     /// A workload's assertion (SEP-1933) could not be read or is not a usable JWT.
-    #[error("the workload assertion from {source_name} is not usable: {reason}; nothing was sent")]
+    #[error("the {source_name} is not usable: {reason}; nothing was sent")]
     InvalidAssertion { source_name: String, reason: String },
+
+    /// An identity assertion authorization grant (ID-JAG, SEP-990) the
+    /// identity provider issued that MCP Auth will not present.
+    #[error("the identity assertion (ID-JAG) from {idp} is not usable: {reason}; it was not sent to the authorization server")]
+    InvalidIdJag { idp: String, reason: String },
 
     /// The loopback redirect listener failed.
     #[error("the loopback redirect listener failed: {reason}")]

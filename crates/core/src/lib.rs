@@ -15,6 +15,7 @@ pub mod dpop;
 pub mod error;
 pub mod flow;
 pub mod http;
+pub mod idjag;
 pub mod jwt;
 pub mod loopback;
 pub mod metadata;

@@ -290,8 +290,9 @@ pub(crate) async fn post_authenticated(
 }
 
 /// The form fields that carry secrets.
-const SECRET_FIELDS: [&str; 8] = [
+const SECRET_FIELDS: [&str; 9] = [
     "refresh_token",
+    "subject_token",
     "code",
     "device_code",
     "code_verifier",
@@ -467,13 +468,15 @@ pub async fn exchange_code(
             issuer: metadata.issuer.clone(),
         });
     }
-    let fields = vec![
+    let mut fields = vec![
         ("grant_type", "authorization_code".to_string()),
         ("code", code.secret().to_string()),
         ("redirect_uri", pending.redirect_uri.clone()),
         ("code_verifier", pending.verifier().secret().to_string()),
-        ("resource", pending.resource.clone()),
     ];
+    if !pending.resource.is_empty() {
+        fields.push(("resource", pending.resource.clone()));
+    }
     token_request(
         http,
         metadata,
@@ -499,8 +502,11 @@ pub async fn refresh(
     let mut fields = vec![
         ("grant_type", "refresh_token".to_string()),
         ("refresh_token", refresh_token.secret().to_string()),
-        ("resource", resource.to_string()),
     ];
+    // Empty for the sign-in at an identity provider (SEP-990), which has none.
+    if !resource.is_empty() {
+        fields.push(("resource", resource.to_string()));
+    }
     if let Some(scope) = scope.filter(|s| !s.is_empty()) {
         fields.push(("scope", scope.to_string()));
     }

@@ -3,68 +3,21 @@
 //! scripted HTTP client that answers in order and records when each request
 //! came. The flow against the real server is in crates/cli/tests/device.rs.
 
-use std::collections::VecDeque;
-use std::sync::Mutex;
+mod support;
+
 use std::time::{Duration, Instant};
 
-use futures::future::BoxFuture;
 use mcpauth_core::device::{
     request_device_authorization, wait_for_device_tokens, DEVICE_CODE_GRANT,
 };
-use mcpauth_core::http::{HttpClient, HttpRequest, HttpResponse};
 use mcpauth_core::metadata::AuthorizationServerMetadata;
 use mcpauth_core::registration::{ClientAuth, ClientRegistration};
 use mcpauth_core::scopes::Scopes;
 use mcpauth_core::Error;
+use support::Scripted;
 
 const ISSUER: &str = "https://as.example";
 const RESOURCE: &str = "https://mcp.example/mcp";
-
-/// Answers each request with the next scripted response.
-struct Scripted {
-    answers: Mutex<VecDeque<(u16, String)>>,
-    seen: Mutex<Vec<(Instant, HttpRequest)>>,
-}
-
-impl Scripted {
-    fn new(answers: &[(u16, &str)]) -> Self {
-        Self {
-            answers: Mutex::new(answers.iter().map(|(s, b)| (*s, b.to_string())).collect()),
-            seen: Mutex::new(Vec::new()),
-        }
-    }
-
-    fn requests(&self) -> Vec<(Instant, HttpRequest)> {
-        self.seen.lock().expect("seen").clone()
-    }
-
-    fn body(&self, n: usize) -> String {
-        let seen = self.seen.lock().expect("seen");
-        String::from_utf8(seen[n].1.body.clone().unwrap_or_default()).expect("utf8")
-    }
-}
-
-impl HttpClient for Scripted {
-    fn send(&self, request: HttpRequest) -> BoxFuture<'_, mcpauth_core::Result<HttpResponse>> {
-        self.seen
-            .lock()
-            .expect("seen")
-            .push((Instant::now(), request));
-        let (status, body) = self
-            .answers
-            .lock()
-            .expect("answers")
-            .pop_front()
-            .expect("a scripted answer for every request");
-        Box::pin(async move {
-            Ok(HttpResponse {
-                status,
-                headers: vec![("content-type".into(), "application/json".into())],
-                body: body.into_bytes(),
-            })
-        })
-    }
-}
 
 fn metadata(device: bool) -> AuthorizationServerMetadata {
     let mut m = AuthorizationServerMetadata::legacy_defaults(ISSUER);
