@@ -271,6 +271,10 @@ impl Vault {
                 account.issuer, account.granted_scopes
             ),
             AccountKind::Machine => match &account.assertion_source {
+                Some(crate::workload::AssertionSource::IdJag(link)) => format!(
+                    "enterprise-managed sign-in: an ID-JAG from {link} accepted by {} ({})",
+                    account.issuer, account.granted_scopes
+                ),
                 Some(source) => format!(
                     "workload identity: the assertion from {source} accepted by {} ({})",
                     account.issuer, account.granted_scopes
@@ -623,7 +627,10 @@ impl Vault {
             let result = match (&account.kind, &refresh_token, &account.assertion_source) {
                 // Read afresh at every attempt: the platform renews it. A
                 // source that cannot be read fails here, before any request.
-                (AccountKind::Machine, _, Some(source)) => match source.read() {
+                (AccountKind::Machine, _, Some(source)) => match self
+                    .assertion_for(source, &account.issuer, &account.resource, scopes.as_ref())
+                    .await
+                {
                     Ok(assertion) => {
                         sent_assertion = Some(assertion.fingerprint());
                         token::jwt_bearer(
@@ -636,7 +643,32 @@ impl Vault {
                         )
                         .await
                     }
-                    Err(e) => Err(e),
+                    Err(Error::Protocol(e)) => Err(e),
+                    // No assertion to send (the IdP sign-in is over, the
+                    // keyring failed): nothing was sent; the account says why.
+                    Err(e) => {
+                        let status = match &e {
+                            Error::NeedsIdpSignIn { .. } => AccountStatus::NeedsSignIn {
+                                reason: e.to_string(),
+                            },
+                            _ => AccountStatus::Error {
+                                message: e.to_string(),
+                                retry_at: None,
+                            },
+                        };
+                        self.db().set_status(
+                            &account.id,
+                            &status,
+                            Some(&activity("error", e.to_string())),
+                        )?;
+                        return Err(match e {
+                            Error::NeedsIdpSignIn { .. } => Error::NeedsSignIn {
+                                account: account.id.clone(),
+                                reason: e.to_string(),
+                            },
+                            other => other,
+                        });
+                    }
                 },
                 (AccountKind::Machine, _, None) => {
                     token::client_credentials(
@@ -663,7 +695,14 @@ impl Vault {
             };
             match result {
                 Ok(tokens) => {
+                    let id_jag = matches!(
+                        account.assertion_source,
+                        Some(crate::workload::AssertionSource::IdJag(_))
+                    );
                     let what = match (&account.kind, &sent_assertion) {
+                        (AccountKind::Machine, Some(_)) if id_jag => {
+                            "new token for a fresh ID-JAG from the identity provider"
+                        }
                         (AccountKind::Machine, Some(_)) => "new token for the workload assertion",
                         (AccountKind::Machine, None) => "new client credentials token",
                         (AccountKind::User, _) => "refreshed",
@@ -693,10 +732,17 @@ impl Vault {
                         // platform's next assertion (check_usable).
                         self.db()
                             .set_assertion_refused(&account.id, Some(fingerprint))?;
-                        reason = format!(
-                            "the authorization server refused the workload assertion from {source}: {e}; \
-                             it is not sent again, and the next token request tries once the platform has renewed it"
-                        );
+                        reason = match source {
+                            crate::workload::AssertionSource::IdJag(link) => format!(
+                                "the authorization server refused the ID-JAG from {link}: {e}; \
+                                 ask your administrator whether it trusts that identity provider for client {}",
+                                account.client_id
+                            ),
+                            _ => format!(
+                                "the authorization server refused the workload assertion from {source}: {e}; \
+                                 it is not sent again, and the next token request tries once the platform has renewed it"
+                            ),
+                        };
                     }
                     // A registration the server deleted is not presented again:
                     // the next sign-in registers anew (SEP-2352's advice for a

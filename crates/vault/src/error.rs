@@ -54,6 +54,11 @@ pub enum Error {
     #[error("account {account} needs a new sign-in: {reason}")]
     NeedsSignIn { account: String, reason: String },
 
+    /// The sign-in at the organisation's identity provider (SEP-990) is
+    /// missing or over; accounts that get ID-JAGs from it wait for a new one.
+    #[error("a new sign-in at your organisation's identity provider {issuer} is needed: {reason}. Sign in there again with `mcpauth login <server> --idp {issuer} --idp-client-id <client>` (or in the app)")]
+    NeedsIdpSignIn { issuer: String, reason: String },
+
     /// A sign-in completion that matches no sign-in in progress.
     #[error("no sign-in in progress matches this answer (it may have expired or been used already); start the sign-in again")]
     NoSuchSignIn,

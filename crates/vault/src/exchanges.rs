@@ -35,6 +35,9 @@ const SECRET_NAMES: &[&str] = &[
     "assertion",
     "token",
     "registration_access_token",
+    // Token exchange (RFC 8693): the ID token given for an ID-JAG (SEP-990).
+    "subject_token",
+    "actor_token",
     // The device flow (RFC 8628): the device code is the grant until it is
     // exchanged; the user code lets whoever holds it approve that grant.
     "device_code",
@@ -358,6 +361,37 @@ fn scrub_exchange(exchange: &mut Exchange, secrets: &[String]) {
 mod tests {
     use super::*;
     use mcpauth_core::http::HttpRequest;
+
+    #[test]
+    fn a_token_exchange_loses_the_id_token_and_the_id_jag() {
+        let url = url::Url::parse("https://idp.example/token").expect("url");
+        let request = HttpRequest::post_form(
+            url,
+            &[
+                (
+                    "grant_type",
+                    "urn:ietf:params:oauth:grant-type:token-exchange",
+                ),
+                ("subject_token", "eyJ-id-token-secret"),
+                (
+                    "subject_token_type",
+                    "urn:ietf:params:oauth:token-type:id_token",
+                ),
+                ("audience", "https://as.example"),
+            ],
+        );
+        let mut exchange = redact_request(&request);
+        let response = HttpResponse {
+            status: 200,
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: br#"{"access_token":"eyJ-id-jag-secret","issued_token_type":"urn:ietf:params:oauth:token-type:id-jag"}"#.to_vec(),
+        };
+        redact_response(&mut exchange, &response);
+        scrub_exchange(&mut exchange, &request_secrets(&request));
+        let all = serde_json::to_string(&exchange).expect("json");
+        assert!(!all.contains("eyJ"), "{all}");
+        assert!(all.contains("audience=https://as.example"), "{all}");
+    }
 
     #[test]
     fn requests_lose_their_secrets() {

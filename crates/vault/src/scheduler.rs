@@ -91,10 +91,10 @@ async fn run(vault: Arc<Vault>, tx: broadcast::Sender<VaultEvent>) {
             // process's (a proxy's, `mcpauth token`'s), not this one's: its
             // tokens are fetched on demand, by the process that has it.
             .filter(|account| {
-                !matches!(
-                    account.assertion_source,
-                    Some(crate::workload::AssertionSource::Env(_))
-                )
+                !account
+                    .assertion_source
+                    .as_ref()
+                    .is_some_and(crate::workload::AssertionSource::reads_env)
             })
             .filter(|account| match &account.status {
                 AccountStatus::Active { .. } | AccountStatus::Refreshing => account

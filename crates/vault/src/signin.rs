@@ -529,13 +529,17 @@ impl Vault {
         &self,
         request: MachineAccountRequest,
     ) -> Result<Account> {
-        // Read first: a source that cannot give a usable assertion costs no request.
-        let assertion = request
-            .assertion
-            .as_ref()
-            .map(crate::workload::AssertionSource::read)
-            .transpose()?;
-        if assertion.is_none() && request.credential.is_none() {
+        // Read first: a source that cannot give a usable assertion costs no
+        // request. An ID-JAG is asked for once the audience is known.
+        let id_jag = matches!(
+            request.assertion,
+            Some(crate::workload::AssertionSource::IdJag(_))
+        );
+        let assertion = match &request.assertion {
+            Some(source) if !id_jag => Some(source.read()?),
+            _ => None,
+        };
+        if request.assertion.is_none() && request.credential.is_none() {
             return Err(Error::Invalid(
                 "a machine account needs a client secret or a private key (client credentials), \
                  or a workload assertion source (JWT bearer)"
@@ -561,6 +565,18 @@ impl Vault {
         let client = ClientRegistration {
             dpop: self.dpop_for_sign_in(&discovery, None)?,
             ..ClientRegistration::pre_registered(&discovery.issuer, &request.client_id, auth)
+        };
+        let assertion = match (&request.assertion, assertion) {
+            (Some(source), None) if id_jag => Some(
+                self.assertion_for(
+                    source,
+                    &discovery.issuer,
+                    &discovery.resource,
+                    request.scopes.as_ref(),
+                )
+                .await?,
+            ),
+            (_, read) => read,
         };
         let tokens = match &assertion {
             Some(assertion) => {

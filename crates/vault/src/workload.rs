@@ -24,6 +24,9 @@ pub enum AssertionSource {
     File(PathBuf),
     /// An environment variable of the process that asks for a token.
     Env(String),
+    /// An ID-JAG from the organisation's identity provider (SEP-990,
+    /// [`crate::idp`]), asked for afresh at every token request.
+    IdJag(crate::idp::IdpLink),
 }
 
 /// The largest assertion read (a JWT is a few kB; a projected token ~1 kB).
@@ -34,16 +37,33 @@ impl std::fmt::Display for AssertionSource {
         match self {
             Self::File(path) => write!(f, "the file {}", path.display()),
             Self::Env(name) => write!(f, "the environment variable {name}"),
+            Self::IdJag(link) => link.fmt(f),
         }
     }
 }
 
 impl AssertionSource {
     /// Reads the assertion now and checks that it is a JWT that has not
-    /// expired; nothing is sent anywhere when it is not.
+    /// expired; nothing is sent anywhere when it is not. An ID-JAG is not
+    /// read but asked for ([`crate::Vault`] does that).
     pub fn read(&self) -> Result<Assertion, mcpauth_core::Error> {
+        self.read_jwt("workload assertion")
+    }
+
+    /// True when the token is read from the asking process's environment, so
+    /// only that process (a proxy, `mcpauth token`) can get tokens with it.
+    pub fn reads_env(&self) -> bool {
+        match self {
+            Self::Env(_) => true,
+            Self::IdJag(link) => link.reads_env(),
+            Self::File(_) => false,
+        }
+    }
+
+    /// Reads a JWT from the file or variable; `what` names it in errors.
+    pub(crate) fn read_jwt(&self, what: &str) -> Result<Assertion, mcpauth_core::Error> {
         let fail = |reason: String| mcpauth_core::Error::InvalidAssertion {
-            source_name: self.to_string(),
+            source_name: format!("{what} from {self}"),
             reason,
         };
         let mut raw = match self {
@@ -78,6 +98,11 @@ impl AssertionSource {
                     return Err(fail("it is not valid UTF-8".into()))
                 }
             },
+            Self::IdJag(_) => {
+                return Err(fail(
+                    "it is asked of the identity provider at each token request, not read".into(),
+                ))
+            }
         };
         let assertion = Assertion::new(raw.trim().to_string());
         zeroize::Zeroize::zeroize(&mut raw);
