@@ -10,6 +10,7 @@ import Provider, { errors } from 'oidc-provider';
 import { logger } from './log.mjs';
 import { memoryAdapter } from './store.mjs';
 import { JWT_BEARER, enableJwtBearer } from './workload.mjs';
+import { IDJAG_CLIENT, TOKEN_EXCHANGE } from './idjag.mjs';
 import { DEVICE_CODE, DEVICE_SHORT_TTL, deviceFlowFeature, shortenDevicePolling } from './device.mjs';
 
 export const SCOPES = ['openid', 'offline_access', 'mcp:read', 'mcp:write', 'mcp:admin'];
@@ -48,6 +49,7 @@ export async function createClients() {
   const basicSecret = secret();
   const postSecret = secret();
   const introspectorSecret = secret();
+  const idjagSecret = secret();
   const es = await keyPair('ES256', 'mcpauth-es256-key');
   const rs = await keyPair('RS256', 'mcpauth-rs256-key');
   const ps = await keyPair('PS256', 'mcpauth-ps256-key');
@@ -120,6 +122,16 @@ export async function createClients() {
       redirect_uris: [],
     },
     {
+      // Enterprise-managed authorization (SEP-990): the client as this AS
+      // knows it when it presents an ID-JAG of the test IdP (idjag.mjs).
+      client_id: IDJAG_CLIENT,
+      client_secret: idjagSecret,
+      token_endpoint_auth_method: 'client_secret_basic',
+      grant_types: [JWT_BEARER],
+      response_types: [],
+      redirect_uris: [],
+    },
+    {
       // The device flow (RFC 8628) with codes that expire after
       // DEVICE_SHORT_TTL seconds: the "nobody approved in time" case.
       client_id: 'mcpauth-device-short',
@@ -158,9 +170,37 @@ export async function createClients() {
     introspector: { client_id: 'mcp-introspector', client_secret: introspectorSecret },
     workload: { client_id: 'mcpauth-workload' },
     device_short: { client_id: 'mcpauth-device-short', device_code_ttl: DEVICE_SHORT_TTL },
+    idjag: { client_id: IDJAG_CLIENT, client_secret: idjagSecret },
   };
 
   return { metadata, described };
+}
+
+/**
+ * The clients of the enterprise IdP (idjag.mjs), which has only these: the
+ * same app, public or confidential, signing users in with OpenID Connect and
+ * trading their ID tokens for ID-JAGs.
+ */
+export function createIdpClients() {
+  const idpSecret = secret();
+  const base = {
+    application_type: 'native',
+    redirect_uris: REDIRECT_URIS,
+    response_types: ['code'],
+    grant_types: ['authorization_code', 'refresh_token', TOKEN_EXCHANGE],
+  };
+  return {
+    metadata: [
+      { ...base, client_id: 'mcpauth-idp', token_endpoint_auth_method: 'none' },
+      {
+        ...base, client_id: 'mcpauth-idp-secret', client_secret: idpSecret, token_endpoint_auth_method: 'client_secret_basic',
+      },
+    ],
+    described: {
+      idp: { client_id: 'mcpauth-idp' },
+      idp_secret: { client_id: 'mcpauth-idp-secret', client_secret: idpSecret },
+    },
+  };
 }
 
 /**
@@ -206,9 +246,14 @@ function createFetch(caCertPem, timeoutMs) {
  * @param {number} [o.fetchTimeoutMs]  timeout of the provider's outgoing requests
  * @param {object} [o.workload]        {platform, log}: accept the platform's
  *                                     tokens with the JWT bearer grant (workload.mjs)
+ * @param {object} [o.idjag]           the IdP (idjag.mjs createIdp) whose ID-JAGs
+ *                                     the JWT bearer grant accepts
+ * @param {object[]} [o.extraKeys]     more private JWKs to publish and sign with
+ * @param {number} [o.idTokenTtl]      seconds (default 3600)
  */
 export async function createProvider({
-  issuer, resources, clients, accessTokenTtl, caCertPem, jwtAlg, cookiePrefix, name, fetchTimeoutMs = 2500, workload,
+  issuer, resources, clients, accessTokenTtl, caCertPem, jwtAlg, cookiePrefix, name, fetchTimeoutMs = 2500, workload, idjag,
+  extraKeys = [], idTokenTtl = 3600,
 }) {
   const log = logger(name);
   const resourceInfo = async (resourceIndicator) => {
@@ -229,7 +274,7 @@ export async function createProvider({
   const configuration = {
     adapter: memoryAdapter(issuer),
     clients,
-    jwks: { keys: [rsa.privateJwk, ec.privateJwk] },
+    jwks: { keys: [rsa.privateJwk, ec.privateJwk, ...extraKeys] },
     cookies: {
       keys: [secret()],
       names: {
@@ -263,7 +308,7 @@ export async function createProvider({
       AccessToken: (ctx, token) => token.resourceServer?.accessTokenTTL ?? accessTokenTtl,
       ClientCredentials: (ctx, token) => token.resourceServer?.accessTokenTTL ?? accessTokenTtl,
       AuthorizationCode: 600,
-      IdToken: 3600,
+      IdToken: idTokenTtl,
       Interaction: 3600,
       RefreshToken: 14 * 24 * 3600,
       Session: 14 * 24 * 3600,
@@ -317,7 +362,11 @@ export async function createProvider({
   };
 
   const provider = new Provider(issuer, configuration);
-  if (workload) enableJwtBearer(provider, { issuer, resourceInfo, ...workload });
+  if (workload || idjag) {
+    enableJwtBearer(provider, {
+      issuer, resourceInfo, workload, idjag,
+    });
+  }
   shortenDevicePolling(provider);
 
   // Dynamically registered clients match redirect URIs exactly, port

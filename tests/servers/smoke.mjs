@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { SignJWT, decodeJwt, importJWK, importPKCS8 } from 'jose';
 
 import { genChecks } from './smoke-gen.mjs';
+import { idjagChecks } from './smoke-idjag.mjs';
 
 const START = fileURLToPath(new URL('./start.mjs', import.meta.url));
 const VERBOSE = !!process.env.SMOKE_VERBOSE;
@@ -667,6 +668,11 @@ await step('10. dynamic client registration', async () => {
   findings.dcrNativeHttps = { status: bad2.status, body: bad2.json ? { error: bad2.json.error, error_description: bad2.json.error_description } : undefined };
 });
 
+// 11: enterprise-managed authorization, the IdP and ID-JAGs (smoke-idjag.mjs).
+await idjagChecks({
+  env, step, check, http, findings, mainMeta, basic, tokenRequest, authorize, discover, mcpSession, textOf,
+});
+
 // 12-19: the MCP servers of every protocol generation (smoke-gen.mjs).
 await genChecks({
   env, step, check, http, findings, mainMeta, basic, tokenRequest,
@@ -687,6 +693,11 @@ await step('20. options: --delay-ms, --access-token-ttl; stdin close stops the s
   check(Date.now() - t1 >= 150, 'delay applied on MCP server too');
   const cb = await authorize(meta, { clientId: second.env.cimd.clientId, redirectUri: 'http://127.0.0.1:40001/callback', scope: 'mcp:read', resource: second.env.mcp.current });
   check(!!cb.code, 'CIMD flow works with the delay too');
+  const idpMeta = await discover(second.env.idpIssuer);
+  const icb = await authorize(idpMeta, { clientId: 'mcpauth-idp', redirectUri: 'http://127.0.0.1:40001/callback', scope: 'openid' });
+  const it = await tokenRequest(idpMeta, { grant_type: 'authorization_code', code: icb.code, redirect_uri: 'http://127.0.0.1:40001/callback', code_verifier: icb.verifier, client_id: 'mcpauth-idp' });
+  const idClaims = it.json?.id_token ? decodeJwt(it.json.id_token) : {};
+  check(idClaims.exp - idClaims.iat === 7, 'the IdP\'s ID tokens live as long as access tokens (7 s)', it.text);
   const exited = new Promise((resolve) => second.child.once('exit', (code, sig) => resolve({ code, sig })));
   second.child.stdin.end();
   const res = await Promise.race([exited, new Promise((resolve) => setTimeout(() => resolve('timeout'), 5000))]);

@@ -28,11 +28,14 @@ import { parseArgs } from 'node:util';
 
 import express from 'express';
 
-import { createClients, createProvider } from './as.mjs';
+import { createClients, createIdpClients, createProvider } from './as.mjs';
 import { mountVerify } from './auth.mjs';
 import { createTestCa } from './ca.mjs';
 import { childSpecs, startChild, stopChild } from './children.mjs';
 import { genServerOf, isGenMcpPath, mountGenerations } from './gen.mjs';
+import {
+  IDJAG_CLIENT, createIdp, enableTokenExchange, mountIdjagHooks,
+} from './idjag.mjs';
 import { mountMcp } from './mcp.mjs';
 import { memoryAdapter } from './store.mjs';
 import { createPlatform } from './workload.mjs';
@@ -42,7 +45,8 @@ const HOST = '127.0.0.1';
 const FIXED_PORTS = {
   mainAs: 4400, tenantAs: 4401, current: 4402, fallback: 4403, cimd: 4404,
   gen: 4405, py: 4406, rmcp: 4407, // py and rmcp bind their own (child processes)
-}; // 4408..4410 reserved for later additions
+  idp: 4408,
+}; // 4409..4410 reserved for later additions
 const CIMD_PATH = '/mcpauth/client-metadata.json';
 const CIMD_SOURCE = new URL('../../client-metadata/mcpauth.json', import.meta.url);
 
@@ -80,6 +84,7 @@ const servers = {
   fallback: http.createServer(),
   cimd: https.createServer({ cert: ca.certPem, key: ca.keyPem }),
   gen: http.createServer(), // every SDK generation: ts1, sse, ts2, lazy, open (gen.mjs)
+  idp: http.createServer(), // the enterprise identity provider (idjag.mjs)
 };
 const port = {};
 await Promise.all(Object.entries(servers).map(([name, server]) => new Promise((resolve, reject) => {
@@ -97,6 +102,7 @@ await Promise.all(Object.entries(servers).map(([name, server]) => new Promise((r
 const origin = (name, scheme = 'http') => `${scheme}://${HOST}:${port[name]}`;
 const issuer = origin('mainAs');
 const tenantIssuer = `${origin('tenantAs')}/tenant1`;
+const idpIssuer = origin('idp');
 const mcp = {
   current: `${origin('current')}/mcp`,
   dpop: `${origin('current')}/dpop/mcp`,
@@ -140,12 +146,30 @@ const providerOptions = {
 // every JWT bearer request that reached it.
 const platform = await createPlatform();
 const workloadLog = [];
+// The enterprise IdP (SEP-990, idjag.mjs): an OpenID provider of its own whose
+// ID-JAGs both authorization servers accept, from the client `mcpauth-idjag`.
+const idp = await createIdp({ issuer: idpIssuer, audiences: { [issuer]: IDJAG_CLIENT, [tenantIssuer]: IDJAG_CLIENT } });
 const mainProvider = await createProvider({
-  ...providerOptions, issuer, jwtAlg: 'ES256', cookiePrefix: '', name: 'as:main', workload: { platform, log: workloadLog },
+  ...providerOptions, issuer, jwtAlg: 'ES256', cookiePrefix: '', name: 'as:main', workload: { platform, log: workloadLog }, idjag: idp,
 });
 const tenantProvider = await createProvider({
-  ...providerOptions, issuer: tenantIssuer, jwtAlg: 'RS256', cookiePrefix: '_t1', name: 'as:tenant1',
+  ...providerOptions, issuer: tenantIssuer, jwtAlg: 'RS256', cookiePrefix: '_t1', name: 'as:tenant1', idjag: idp,
 });
+const idpClients = createIdpClients();
+const idpProvider = await createProvider({
+  ...providerOptions,
+  resources: () => new Set(), // it signs users in; access tokens only for its userinfo
+  clients: idpClients.metadata,
+  issuer: idpIssuer,
+  jwtAlg: 'RS256',
+  cookiePrefix: '_idp',
+  name: 'idp',
+  extraKeys: [idp.privateJwk],
+  // Its ID tokens expire with the access tokens (--access-token-ttl), so a
+  // test can see a client refresh an expired ID token before exchanging it.
+  idTokenTtl: options.accessTokenTtl,
+});
+enableTokenExchange(idpProvider, idp);
 
 // Token endpoint counts per grant type, so tests can prove how many refreshes
 // reached the server (GET /__test/stats on each AS origin).
@@ -161,6 +185,7 @@ function countGrants(provider) {
 }
 const mainStats = countGrants(mainProvider);
 const tenantStats = countGrants(tenantProvider);
+const idpStats = countGrants(idpProvider);
 
 // --- express apps --------------------------------------------------------------
 // Every request any server received, in order (GET /__test/requests on the
@@ -266,6 +291,10 @@ mainApp.post('/__test/workload-token', express.json(), async (req, res) => {
   res.json({ assertion: await platform.issue({ sub, aud, expiresIn }) });
 });
 mainApp.get('/__test/workload-log', (req, res) => res.json({ requests: workloadLog }));
+// Enterprise-managed authorization: GET /__test/idjag-log (every token
+// exchange at the IdP and every ID-JAG presented to an AS, with outcomes),
+// POST /__test/idjag-next (spoil the next ID-JAG or refuse the next exchange).
+mountIdjagHooks(mainApp, idp);
 mainApp.get('/__test/requests', (req, res) => {
   res.json({ count: requestLog.length, requests: requestLog });
   if (req.query.reset) requestLog = [];
@@ -292,6 +321,11 @@ mainApp.use(mainProvider.callback());
 const tenantApp = newApp('tenantAs');
 tenantApp.get('/tenant1/__test/stats', (req, res) => res.json(tenantStats));
 tenantApp.use('/tenant1', tenantProvider.callback());
+
+// The enterprise IdP, at the root of its own origin.
+const idpApp = newApp('idp');
+idpApp.get('/__test/stats', (req, res) => res.json(idpStats));
+idpApp.use(idpProvider.callback());
 
 // Current MCP server: path-aware PRM only.
 const prmDocument = (resource, as) => ({
@@ -345,6 +379,7 @@ servers.current.on('request', currentApp);
 servers.fallback.on('request', fallbackApp);
 servers.cimd.on('request', cimdApp);
 servers.gen.on('request', genApp);
+servers.idp.on('request', idpApp);
 
 await Promise.all(childStarts);
 for (const name of ['py', 'rmcp']) {
@@ -358,16 +393,17 @@ for (const url of Object.values(mcp)) resources.add(url); // the AS accepts ever
 emitStdout(JSON.stringify({
   issuer,
   tenantIssuer,
+  idpIssuer,
   mcp,
   prm,
   cimd: { base: cimdBase, clientId: cimdClientId, caCertPem: ca.caCertPem },
-  clients: clients.described,
+  clients: { ...clients.described, ...idpClients.described },
   options: { delayMs: options.delayMs, accessTokenTtl: options.accessTokenTtl, fixedPorts: options.fixedPorts },
   pid: process.pid,
   ...(Object.keys(missing).length ? { missing } : {}),
 }));
 for (const [name, why] of Object.entries(missing)) log(`${name} MCP server missing: ${why}`);
-log(`ready: AS ${issuer}, tenant AS ${tenantIssuer}, MCP ${Object.values(mcp).join(' ')}, CIMD ${cimdClientId}`);
+log(`ready: AS ${issuer}, tenant AS ${tenantIssuer}, IdP ${idpIssuer}, MCP ${Object.values(mcp).join(' ')}, CIMD ${cimdClientId}`);
 
 // --- lifetime ------------------------------------------------------------------
 let stopping = false;

@@ -12,11 +12,17 @@
 // the assertion's subject and the outcome (GET /__test/workload-log), so tests
 // can show what reached the server, and that a refused assertion is not sent
 // again.
+//
+// The same grant carries enterprise-managed authorization (SEP-990): an
+// assertion whose header says `typ: oauth-id-jag+jwt` is an ID-JAG of the
+// test IdP and goes to idjag.mjs instead (its own log, not the workload one).
 
 import { randomUUID } from 'node:crypto';
 
 import { SignJWT, generateKeyPair, jwtVerify } from 'jose';
 import { errors } from 'oidc-provider';
+
+import { isIdJag, redeemIdJag } from './idjag.mjs';
 
 export const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer';
 export const PLATFORM_ISSUER = 'https://platform.mcpauth.test';
@@ -53,13 +59,25 @@ export async function createPlatform() {
  * @param {import('oidc-provider').default} provider
  * @param {object} o
  * @param {string} o.issuer                 this server (the assertion's audience)
- * @param {{publicKey: CryptoKey}} o.platform
  * @param {(resource: string) => Promise<object>} o.resourceInfo   as getResourceServerInfo
- * @param {object[]} o.log                  where each request's outcome is pushed
+ * @param {{platform: {publicKey: CryptoKey}, log: object[]}} [o.workload]
+ *        the workload platform trusted here, and where each request's outcome is pushed
+ * @param {object} [o.idjag]                the IdP whose ID-JAGs are accepted (idjag.mjs createIdp)
  */
-export function enableJwtBearer(provider, { issuer, platform, resourceInfo, log }) {
+export function enableJwtBearer(provider, {
+  issuer, resourceInfo, workload, idjag,
+}) {
   provider.registerGrantType(JWT_BEARER, async (ctx) => {
     const { client, params } = ctx.oidc;
+    if (idjag && isIdJag(params.assertion)) {
+      await redeemIdJag(provider, ctx, { issuer, resourceInfo, idp: idjag });
+      return;
+    }
+    if (!workload) {
+      if (!params.assertion) throw new errors.InvalidRequest('missing required parameter \'assertion\'');
+      throw new errors.InvalidGrant('only identity assertion grants (typ oauth-id-jag+jwt) are accepted here');
+    }
+    const { platform, log } = workload;
     const entry = { client_id: client.clientId, sub: null, outcome: 'refused' };
     log.push(entry);
     if (!params.assertion) throw new errors.InvalidRequest('missing required parameter \'assertion\'');

@@ -30,6 +30,10 @@ impl Servers {
     pub fn tenant_issuer(&self) -> &str {
         self.json["tenantIssuer"].as_str().expect("tenantIssuer")
     }
+    /// The enterprise identity provider's issuer (SEP-990, `tests/servers/idjag.mjs`).
+    pub fn idp_issuer(&self) -> &str {
+        self.json["idpIssuer"].as_str().expect("idpIssuer")
+    }
     pub fn mcp(&self, name: &str) -> &str {
         self.json["mcp"][name].as_str().expect("mcp url")
     }
