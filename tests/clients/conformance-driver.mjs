@@ -57,6 +57,12 @@ if (scenario === 'auth/pre-registration') {
   // Workload identity: the platform's JWT, as a projected token file.
   proxyArgs.push('--grant', 'jwt-bearer', '--client-id', context.client_id,
     '--assertion-file', secretFile('workload.jwt', context.valid_jwt));
+} else if (scenario === 'auth/enterprise-managed-authorization') {
+  // Enterprise-managed (SEP-990): the suite hands over the ID token of a
+  // sign-in at its identity provider, as an SSO agent's file would.
+  proxyArgs.push('--idp', context.idp_issuer, '--idp-client-id', context.idp_client_id,
+    '--id-token-file', secretFile('id-token.jwt', context.idp_id_token),
+    '--client-id', context.client_id, '--client-secret-file', secretFile('secret', context.client_secret));
 } else if (scenario === 'auth/basic-cimd') {
   // The suite's own Client ID Metadata Document URL (the client we publish is elsewhere).
   proxyArgs.push('--client-metadata-url', 'https://conformance-test.local/client-metadata.json');

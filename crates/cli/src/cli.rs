@@ -169,6 +169,25 @@ pub struct ClientArgs {
     /// JWT (a CI system's OIDC token), read by the process that needs a token.
     #[arg(long)]
     pub assertion_env: Option<String>,
+    /// Enterprise-managed sign-in (MCP SEP-990): sign in once at your
+    /// organisation's identity provider (this issuer); each server is then
+    /// reached with an ID-JAG from it, no browser. Needs --idp-client-id, and
+    /// --client-id (with its secret) at the server's authorization server.
+    #[arg(long, conflicts_with_all = ["assertion_file", "assertion_env"])]
+    pub idp: Option<String>,
+    /// MCP Auth's client id at the identity provider (--idp).
+    #[arg(long, requires = "idp")]
+    pub idp_client_id: Option<String>,
+    /// A file holding that client's secret, if the identity provider gave it one.
+    #[arg(long, requires = "idp")]
+    pub idp_client_secret_file: Option<std::path::PathBuf>,
+    /// For --idp: read the ID token from this file (kept current by your
+    /// organisation's sign-in tool) instead of signing in at the identity provider.
+    #[arg(long, requires = "idp", conflicts_with = "id_token_env")]
+    pub id_token_file: Option<std::path::PathBuf>,
+    /// For --idp: read the ID token from this environment variable.
+    #[arg(long, requires = "idp")]
+    pub id_token_env: Option<String>,
     /// Use this Client ID Metadata Document URL as the client id where supported.
     #[arg(long, env = "MCPAUTH_CLIENT_METADATA_URL")]
     pub client_metadata_url: Option<String>,

@@ -213,10 +213,56 @@ pub async fn login(args: LoginArgs) -> Result<(), Failure> {
             "--device signs a person in; it does not go with --grant client-credentials or jwt-bearer",
         ));
     }
+    let idp = crate::idp::idp_link(&args.client)?;
+    if idp.is_some() && (args.device || args.grant == Grant::ClientCredentials) {
+        return Err(Failure::new(
+            exit::FAILURE,
+            "--idp gets tokens with ID-JAGs from your identity provider; it does not go with --device or --grant client-credentials",
+        ));
+    }
     let vault = open_vault()?;
     let client = client_choice(&args.client)?;
     let scopes = scopes_of(&args.scopes);
     let account = match args.grant {
+        _ if idp.is_some() => {
+            let (link, secret) = idp.expect("checked");
+            let assertion = crate::idp::prepare(&vault, &link, secret.as_deref()).await?;
+            // Signing in again for an account that has one: its next token
+            // comes from the (new) sign-in there; no second account.
+            let existing =
+                crate::idp::account_of(&vault, &args.url, &link.issuer, client.client_id.as_ref())?;
+            if let Some(existing) = existing {
+                vault.resume_idp_accounts(&link)?;
+                let account = vault.refresh_now(&existing).await?;
+                eprintln!("Signed in: {}", describe(&account));
+                return Ok(());
+            }
+            let request = MachineAccountRequest {
+                mcp_url: args.url.clone(),
+                name: args.account_name.clone(),
+                client_id: client
+                    .client_id
+                    .clone()
+                    .expect("idp_link checks --client-id"),
+                credential: client.credential.clone(),
+                assertion: Some(assertion),
+                scopes,
+                authorization_server: args.client.authorization_server.clone(),
+                probe: None,
+            };
+            match vault.add_machine_account(request.clone()).await {
+                // The sign-in there was over after all (the identity provider
+                // ended it): once more, in the browser.
+                Err(mcpauth_vault::Error::NeedsIdpSignIn { reason, .. })
+                    if link.id_token == mcpauth_vault::IdTokenSource::SignIn =>
+                {
+                    eprintln!("The identity provider needs a new sign-in: {reason}");
+                    crate::idp::sign_in(&vault, &link).await?;
+                    vault.add_machine_account(request).await?
+                }
+                other => other?,
+            }
+        }
         Grant::ClientCredentials => {
             let (Some(client_id), Some(credential)) =
                 (client.client_id.clone(), client.credential.clone())

@@ -6,6 +6,7 @@
 
 mod cli;
 mod device;
+mod idp;
 mod login;
 mod output;
 mod proxy;

@@ -17,7 +17,7 @@ use mcpauth_core::scopes::{Scopes, StepUp};
 use mcpauth_core::secret::AccessToken;
 use mcpauth_vault::{
     AccountKind, AssertionSource, ClientChoice, ClientCredential, Error as VaultError,
-    MachineAccountRequest, SignInRequest, Vault,
+    IdTokenSource, MachineAccountRequest, SignInRequest, Vault,
 };
 
 use super::lock;
@@ -280,6 +280,21 @@ impl Auth {
             .and_then(|id| self.vault.account(id).ok())
             .filter(|a| a.kind == AccountKind::Machine);
         if let Some(machine) = machine {
+            // An enterprise-managed account whose sign-in at the identity
+            // provider is over: that sign-in, in the browser, comes first.
+            if let Some(AssertionSource::IdJag(link)) = &machine.assertion_source {
+                if link.id_token == IdTokenSource::SignIn
+                    && self
+                        .vault
+                        .idp_signed_in(link)
+                        .map_err(|e| AuthFailure(e.to_string()))?
+                        .is_none()
+                {
+                    crate::idp::sign_in(&self.vault, link)
+                        .await
+                        .map_err(|e| AuthFailure(self.scrubber.printable(&e.message)))?;
+                }
+            }
             return match self.vault.token(&machine.id).await {
                 Ok(token) => {
                     self.scrubber.remember(token.secret());
@@ -294,9 +309,8 @@ impl Auth {
                 client_id,
                 credential,
                 assertion,
-            } => self
-                .vault
-                .add_machine_account(MachineAccountRequest {
+            } => {
+                let request = MachineAccountRequest {
                     mcp_url: self.url.clone(),
                     name: None,
                     client_id: client_id.clone(),
@@ -305,9 +319,26 @@ impl Auth {
                     scopes: scopes.or_else(|| self.first_scopes.clone()),
                     authorization_server: self.authorization_server.clone(),
                     probe: Some(probe),
-                })
-                .await
-                .map_err(|e| e.to_string()),
+                };
+                match self.vault.add_machine_account(request.clone()).await {
+                    // Enterprise-managed: the sign-in at the identity provider
+                    // first (once), then the server is added without a browser.
+                    Err(VaultError::NeedsIdpSignIn { .. })
+                        if matches!(assertion, Some(AssertionSource::IdJag(link))
+                            if link.id_token == IdTokenSource::SignIn) =>
+                    {
+                        let Some(AssertionSource::IdJag(link)) = assertion else {
+                            unreachable!("matched above")
+                        };
+                        match crate::idp::sign_in(&self.vault, link).await {
+                            Ok(()) => self.vault.add_machine_account(request).await,
+                            Err(e) => Err(VaultError::Invalid(e.message)),
+                        }
+                    }
+                    other => other,
+                }
+                .map_err(|e| e.to_string())
+            }
             SignInWith::Browser(client) => {
                 if account.is_none() {
                     eprintln!("mcpauth proxy: {} asks for a sign-in", self.url);

@@ -40,7 +40,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mcpauth_core::scopes::Scopes;
-use mcpauth_vault::{AccountKind, Error as VaultError, Vault};
+use mcpauth_vault::{AccountKind, AssertionSource, Error as VaultError, Vault};
 use serde_json::Value;
 
 use crate::cli::{Grant, ProxyArgs};
@@ -69,9 +69,13 @@ fn resolve(vault: &Vault, args: &ProxyArgs) -> Result<(url::Url, Option<String>)
     }
     let url = mcpauth_core::http::parse_secure("MCP server URL", &args.target)?;
     let canonical = mcpauth_core::discovery::canonical_resource(&url);
-    let account = match args.grant {
-        // A machine account of this server with this client, made by an earlier run.
-        Grant::ClientCredentials | Grant::JwtBearer => vault
+    let account = match (args.client.idp.as_deref(), args.grant) {
+        // A machine account of this server with this client, made by an earlier
+        // run; with --idp, one that gets its ID-JAGs from that identity provider.
+        (Some(issuer), _) => {
+            crate::idp::account_of(vault, &args.target, issuer, args.client.client_id.as_ref())?
+        }
+        (None, Grant::ClientCredentials | Grant::JwtBearer) => vault
             .list()?
             .into_iter()
             .find(|a| {
@@ -79,9 +83,10 @@ fn resolve(vault: &Vault, args: &ProxyArgs) -> Result<(url::Url, Option<String>)
                     && a.serves(&canonical)
                     && Some(&a.client_id) == args.client.client_id.as_ref()
                     && a.assertion_source.is_some() == (args.grant == Grant::JwtBearer)
+                    && !matches!(a.assertion_source, Some(AssertionSource::IdJag(_)))
             })
             .map(|a| a.id),
-        Grant::AuthorizationCode => match vault.account(&args.target) {
+        (None, Grant::AuthorizationCode) => match vault.account(&args.target) {
             Ok(a) => Some(a.id),
             Err(VaultError::UnknownAccount { .. }) => None,
             Err(e) => return Err(e.into()),
@@ -90,9 +95,26 @@ fn resolve(vault: &Vault, args: &ProxyArgs) -> Result<(url::Url, Option<String>)
     Ok((url, account))
 }
 
-fn sign_in_with(args: &ProxyArgs) -> Result<SignInWith, Failure> {
+fn sign_in_with(vault: &Vault, args: &ProxyArgs) -> Result<SignInWith, Failure> {
     check_assertion_flags(args.grant, &args.client)?;
     let client = client_choice(&args.client)?;
+    if let Some((link, secret)) = crate::idp::idp_link(&args.client)? {
+        if args.grant == Grant::ClientCredentials {
+            return Err(Failure::new(
+                exit::FAILURE,
+                "--idp gets tokens with ID-JAGs from your identity provider; it does not go with --grant client-credentials",
+            ));
+        }
+        // The sign-in at the identity provider waits for the server to ask.
+        if secret.is_some() {
+            vault.keep_idp_client_secret(&link, secret.as_deref())?;
+        }
+        return Ok(SignInWith::Machine {
+            client_id: client.client_id.expect("idp_link checks --client-id"),
+            credential: client.credential,
+            assertion: Some(AssertionSource::IdJag(link)),
+        });
+    }
     match args.grant {
         Grant::AuthorizationCode => Ok(SignInWith::Browser(client)),
         Grant::JwtBearer => {
@@ -120,7 +142,7 @@ fn sign_in_with(args: &ProxyArgs) -> Result<SignInWith, Failure> {
 pub async fn run(args: ProxyArgs) -> Result<(), Failure> {
     let vault = open_vault()?;
     let (url, account) = resolve(&vault, &args)?;
-    let how = sign_in_with(&args)?;
+    let how = sign_in_with(&vault, &args)?;
     let scopes = (!args.scopes.is_empty()).then(|| Scopes::parse(&args.scopes.join(" ")));
     let scrubber = Scrubber::default();
     let auth = Arc::new(Auth::new(
