@@ -128,26 +128,57 @@ pub struct AccountView {
     pub assertion_source: Option<AssertionSourceView>,
 }
 
-/// Where a workload identity account reads its JWT.
+/// Where a machine account's JWT bearer grant gets its JWT: a workload's
+/// platform token, or an ID-JAG from the organisation's identity provider.
 #[derive(Debug, Clone, Serialize, TS)]
 pub struct AssertionSourceView {
-    /// `file` or `env`
+    /// `file` or `env` (workload identity), or `idp` (enterprise-managed, SEP-990)
     pub kind: String,
-    /// The file's path, or the environment variable's name.
+    /// The file's path, the environment variable's name, or the identity
+    /// provider's issuer.
     pub name: String,
+    /// For `idp`: MCP Auth's client id at the identity provider.
+    pub idp_client_id: Option<String>,
+    /// For `idp`: where the ID token comes from: `sign-in` (MCP Auth's own,
+    /// in the keyring), `file` or `env`.
+    pub id_token_kind: Option<String>,
+    /// For an `idp` ID token in a file or variable: its path or name.
+    pub id_token_name: Option<String>,
 }
 
 impl From<&mcpauth_vault::AssertionSource> for AssertionSourceView {
     fn from(source: &mcpauth_vault::AssertionSource) -> Self {
         match source {
-            mcpauth_vault::AssertionSource::File(path) => Self {
-                kind: "file".into(),
-                name: path.display().to_string(),
-            },
-            mcpauth_vault::AssertionSource::Env(name) => Self {
-                kind: "env".into(),
-                name: name.clone(),
-            },
+            mcpauth_vault::AssertionSource::File(path) => Self::workload("file", path.display()),
+            mcpauth_vault::AssertionSource::Env(name) => Self::workload("env", name),
+            mcpauth_vault::AssertionSource::IdJag(link) => {
+                let (kind, name) = match &link.id_token {
+                    mcpauth_vault::IdTokenSource::SignIn => ("sign-in", None),
+                    mcpauth_vault::IdTokenSource::File(p) => {
+                        ("file", Some(p.display().to_string()))
+                    }
+                    mcpauth_vault::IdTokenSource::Env(n) => ("env", Some(n.clone())),
+                };
+                Self {
+                    kind: "idp".into(),
+                    name: link.issuer.clone(),
+                    idp_client_id: Some(link.client_id.clone()),
+                    id_token_kind: Some(kind.into()),
+                    id_token_name: name,
+                }
+            }
+        }
+    }
+}
+
+impl AssertionSourceView {
+    fn workload(kind: &str, name: impl std::fmt::Display) -> Self {
+        Self {
+            kind: kind.into(),
+            name: name.to_string(),
+            idp_client_id: None,
+            id_token_kind: None,
+            id_token_name: None,
         }
     }
 }

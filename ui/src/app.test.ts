@@ -463,8 +463,12 @@ describe("account detail", () => {
     expect($(bearer.root, "token-type")?.textContent?.trim()).toBe("Bearer");
   });
 
-  const workload = (assertion_source: AccountView["assertion_source"]) =>
-    fx.account({ id: "w0rk1oad", kind: "machine", client_auth: "none", has_refresh_token: false, assertion_source });
+  type Source = NonNullable<AccountView["assertion_source"]>;
+  const workload = (source: Pick<Source, "kind" | "name"> & Partial<Source>) =>
+    fx.account({
+      id: "w0rk1oad", kind: "machine", client_auth: "none", has_refresh_token: false,
+      assertion_source: { idp_client_id: null, id_token_kind: null, id_token_name: null, ...source },
+    });
   const sourceText = (root: HTMLElement) => $(root, "assertion-source")?.textContent?.replace(/\s+/g, " ");
 
   it("a workload identity account says which file each token request reads its JWT from", async () => {
@@ -479,6 +483,24 @@ describe("account detail", () => {
     const { root } = await boot({ accounts: [workload({ kind: "env", name: "CI_OIDC_TOKEN" })] }, "#/account/w0rk1oad");
     await el(root, "detail-header");
     expect(sourceText(root)).toContain("from the environment variable CI_OIDC_TOKEN of the program that asks");
+  });
+
+  it("an enterprise-managed account names its identity provider and where the ID token comes from", async () => {
+    const idp = { kind: "idp", name: "https://sso.example.com", idp_client_id: "mcpauth-desktop" };
+    const { root } = await boot({ accounts: [workload({ ...idp, id_token_kind: "sign-in" })] }, "#/account/w0rk1oad");
+    const header = await el(root, "detail-header");
+    expect(header.textContent).toContain("enterprise-managed");
+    expect(header.textContent).not.toContain("workload identity");
+    expect(sourceText(root)).toContain(
+      "a fresh identity assertion (ID-JAG) from the identity provider https://sso.example.com (client mcpauth-desktop)",
+    );
+    expect(sourceText(root)).toContain("the ID token of MCP Auth's sign-in there, kept in the keyring");
+    const fromFile = await boot(
+      { accounts: [workload({ ...idp, id_token_kind: "file", id_token_name: "/run/sso/id_token" })] },
+      "#/account/w0rk1oad",
+    );
+    await el(fromFile.root, "detail-header");
+    expect(sourceText(fromFile.root)).toContain("the ID token read from the file /run/sso/id_token. MCP Auth keeps no copy of it.");
   });
 
   it("upgrades by refresh and says what was really granted", async () => {
@@ -608,6 +630,30 @@ describe("settings", () => {
         start_at_login: true,
       },
     });
+  });
+
+  it("lists the identity providers the accounts sign in through, and how to add one", async () => {
+    const none = await boot({ accounts: [] }, "#/settings");
+    expect((await el(none.root, "settings-idps")).textContent).toContain("--idp <issuer>");
+    const idp = (server_url: string, id: string) =>
+      fx.account({
+        id, server_url, kind: "machine",
+        assertion_source: {
+          kind: "idp", name: "https://sso.example.com", idp_client_id: "mcpauth-desktop",
+          id_token_kind: "sign-in", id_token_name: null,
+        },
+      });
+    const { root } = await boot(
+      { accounts: [idp("https://a.example/mcp", "aaaa1111"), idp("https://b.example/mcp", "bbbb2222"), fx.account({ id: "cccc3333" })] },
+      "#/settings",
+    );
+    await el(root, "settings-idps");
+    const shown = [...root.querySelectorAll('[data-testid="settings-idp"]')].map((e) => e.textContent?.replace(/\s+/g, " "));
+    expect(shown).toHaveLength(1);
+    expect(shown[0]).toContain("https://sso.example.com");
+    expect(shown[0]).toContain("mcpauth-desktop");
+    expect(shown[0]).toContain("MCP Auth's sign-in there (in the keyring)");
+    expect(shown[0]).toContain("https://a.example/mcp, https://b.example/mcp");
   });
 
   it("warns about the plaintext store", async () => {

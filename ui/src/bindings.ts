@@ -14,13 +14,27 @@ state: string, expires_at: number | null, reason: string | null, retry_at: numbe
 
 export type AssertionSourceView = { 
 /**
- * `file` or `env`
+ * `file` or `env` (workload identity), or `idp` (enterprise-managed, SEP-990)
  */
 kind: string, 
 /**
- * The file's path, or the environment variable's name.
+ * The file's path, the environment variable's name, or the identity
+ * provider's issuer.
  */
-name: string, };
+name: string, 
+/**
+ * For `idp`: MCP Auth's client id at the identity provider.
+ */
+idp_client_id: string | null, 
+/**
+ * For `idp`: where the ID token comes from: `sign-in` (MCP Auth's own,
+ * in the keyring), `file` or `env`.
+ */
+id_token_kind: string | null, 
+/**
+ * For an `idp` ID token in a file or variable: its path or name.
+ */
+id_token_name: string | null, };
 
 export type AccountView = { id: string, name: string, 
 /**
