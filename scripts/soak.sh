@@ -79,6 +79,9 @@ for i in $(seq 1 "$RUNS"); do
     if [ "$rc" -ne 0 ]; then
       # Each failed Rust test's message (its panic), then the end of the run.
       grep -E -A20 '^---- .* stdout ----$' "$out" | grep -vE '^ +([0-9]+: | +at )' | head -n 300 || true
+      # The panic itself: a test that prints what it saw first pushes it
+      # past those twenty lines.
+      grep -E -A15 "^thread '.*' \(?[0-9]*\)? ?panicked at" "$out" | grep -vE '^ +([0-9]+: | +at )' | head -n 300 || true
       # Each failed e2e test with its error (test.sh prints them whole).
       sed -n '/^✖ failing tests:/,/^e2e: /p' "$out" | head -n 300 || true
       tail -n 200 "$out"
