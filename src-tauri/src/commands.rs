@@ -601,6 +601,19 @@ pub async fn copy_token(app: AppHandle, state: State<'_, AppState>, id: String) 
 
 #[tauri::command]
 pub async fn copy_header(app: AppHandle, state: State<'_, AppState>, id: String) -> Result<()> {
+    // A DPoP-bound token needs a fresh proof of a key that never leaves the
+    // keyring with every request: a header alone would be refused.
+    let account = state.vault.account(&id)?;
+    if account.is_dpop_bound() {
+        return Err(AppError::new(
+            "dpop_bound",
+            format!(
+                "this token is bound to a DPoP key that never leaves the keyring, so a copied header \
+                 would be refused by {}; reach the server through `mcpauth proxy {}` (Export does that for you)",
+                account.server_url, account.id
+            ),
+        ));
+    }
     let token = state.vault.token(&id).await?;
     copy_secret(&app, format!("Authorization: Bearer {}", token.secret()))
 }
