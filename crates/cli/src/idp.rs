@@ -69,7 +69,7 @@ pub async fn prepare(
     secret: Option<&str>,
 ) -> Result<AssertionSource, Failure> {
     if secret.is_some() {
-        vault.keep_idp_client_secret(link, secret)?;
+        vault.keep_idp_client_secret(link, secret).await?;
     }
     if link.id_token == IdTokenSource::SignIn && vault.idp_signed_in(link)?.is_none() {
         sign_in(vault, link).await?;

@@ -340,3 +340,53 @@ async fn a_missing_id_token_file_is_a_clear_error_and_nothing_is_sent() {
         stderr(&out)
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_confidential_client_at_the_idp_authenticates_there_with_its_kept_secret() {
+    let _one = ONE_AT_A_TIME.lock().await;
+    let env = Env::new();
+    let idp_secret = env.home.join("idp-client-secret");
+    std::fs::write(
+        &idp_secret,
+        servers().client_str("idp_secret", "client_secret"),
+    )
+    .expect("write");
+    let secret = secret_file(&env);
+    let before = support::test_log(servers(), "idjag-log").await.len();
+    let out = env
+        .cmd()
+        .args([
+            "login",
+            servers().mcp("current"),
+            "--idp",
+            servers().idp_issuer(),
+        ])
+        .args([
+            "--idp-client-id",
+            "mcpauth-idp-secret",
+            "--idp-client-secret-file",
+        ])
+        .arg(&idp_secret)
+        .args(["--client-id", AS_CLIENT, "--client-secret-file", &secret])
+        .output()
+        .expect("login");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let log = support::test_log(servers(), "idjag-log")
+        .await
+        .split_off(before);
+    assert_eq!(log[0]["kind"], "exchange", "{log:?}");
+    assert_eq!(log[0]["client_id"], "mcpauth-idp-secret", "{log:?}");
+    assert_eq!(log[0]["outcome"], "issued", "{log:?}");
+    // The secret went to the keyring, not into MCP Auth's files.
+    let value = servers().client_str("idp_secret", "client_secret");
+    for (name, bytes) in mcpauth_testkit::all_files(&env.home) {
+        if name == idp_secret {
+            continue;
+        }
+        assert!(
+            !String::from_utf8_lossy(&bytes).contains(value),
+            "{} holds the IdP client secret",
+            name.display()
+        );
+    }
+}

@@ -575,7 +575,7 @@ impl Vault {
     }
 
     /// Takes the per-account lock file (blocking, off the async threads).
-    async fn lock_account(&self, id: &str) -> Result<File> {
+    pub(crate) async fn lock_account(&self, id: &str) -> Result<File> {
         let path = self.home.join("locks").join(format!("{id}.lock"));
         tokio::task::spawn_blocking(move || {
             let file = File::options()

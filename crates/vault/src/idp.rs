@@ -75,11 +75,21 @@ impl IdpLink {
         matches!(self.id_token, IdTokenSource::Env(_))
     }
 
-    fn secret_key(&self) -> String {
+    fn digest(&self) -> String {
         use sha2::{Digest, Sha256};
         let digest = Sha256::digest(format!("{}\n{}", self.issuer, self.client_id));
-        let digest = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest);
-        format!("idp/{}", &digest[..22])
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest)[..22].to_string()
+    }
+
+    fn secret_key(&self) -> String {
+        format!("idp/{}", self.digest())
+    }
+
+    /// The lock (as an account's) under which the grant is read, renewed
+    /// and written: two processes renewing with one rotating refresh token
+    /// would end the sign-in.
+    fn lock_name(&self) -> String {
+        format!("idp-{}", self.digest())
     }
 }
 
@@ -172,7 +182,8 @@ impl Vault {
 
     /// Keeps the IdP client's secret (`None`: a public client) for `link`,
     /// beside its grant.
-    pub fn keep_idp_client_secret(&self, link: &IdpLink, secret: Option<&str>) -> Result<()> {
+    pub async fn keep_idp_client_secret(&self, link: &IdpLink, secret: Option<&str>) -> Result<()> {
+        let _lock = self.lock_account(&link.lock_name()).await?;
         let mut grant = self.idp_grant(link)?;
         grant.client_secret = secret.map(str::to_string);
         self.write_secret_json(&link.secret_key(), &grant)
@@ -236,6 +247,9 @@ impl Vault {
                     link.issuer, link.client_id
                 )));
             };
+            let _lock = self.lock_account(&link.lock_name()).await?;
+            // The client secret as it is now (kept while the browser was open).
+            grant.client_secret = self.idp_grant(link)?.client_secret.clone();
             grant.id_token = Some(id_token.secret().to_string());
             grant.refresh_token = tokens.refresh_token.map(|r| r.secret().to_string());
             self.write_secret_json(&link.secret_key(), &grant)?;
@@ -358,6 +372,7 @@ impl Vault {
         scope: Option<&Scopes>,
     ) -> Result<Assertion> {
         let metadata = self.idp_metadata(link).await?;
+        let _lock = self.lock_account(&link.lock_name()).await?;
         let mut grant = self.idp_grant(link)?;
         let client = self.idp_client(link, &grant);
         let request = IdJagRequest {

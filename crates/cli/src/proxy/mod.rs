@@ -95,20 +95,18 @@ fn resolve(vault: &Vault, args: &ProxyArgs) -> Result<(url::Url, Option<String>)
     Ok((url, account))
 }
 
-fn sign_in_with(vault: &Vault, args: &ProxyArgs) -> Result<SignInWith, Failure> {
+fn sign_in_with(args: &ProxyArgs) -> Result<SignInWith, Failure> {
     check_assertion_flags(args.grant, &args.client)?;
     let client = client_choice(&args.client)?;
-    if let Some((link, secret)) = crate::idp::idp_link(&args.client)? {
+    if let Some((link, _)) = crate::idp::idp_link(&args.client)? {
         if args.grant == Grant::ClientCredentials {
             return Err(Failure::new(
                 exit::FAILURE,
                 "--idp gets tokens with ID-JAGs from your identity provider; it does not go with --grant client-credentials",
             ));
         }
-        // The sign-in at the identity provider waits for the server to ask.
-        if secret.is_some() {
-            vault.keep_idp_client_secret(&link, secret.as_deref())?;
-        }
+        // The sign-in at the identity provider waits for the server to ask;
+        // the client secret is kept (run) before anything is asked.
         return Ok(SignInWith::Machine {
             client_id: client.client_id.expect("idp_link checks --client-id"),
             credential: client.credential,
@@ -142,7 +140,10 @@ fn sign_in_with(vault: &Vault, args: &ProxyArgs) -> Result<SignInWith, Failure> 
 pub async fn run(args: ProxyArgs) -> Result<(), Failure> {
     let vault = open_vault()?;
     let (url, account) = resolve(&vault, &args)?;
-    let how = sign_in_with(&vault, &args)?;
+    let how = sign_in_with(&args)?;
+    if let Some((link, Some(secret))) = crate::idp::idp_link(&args.client)? {
+        vault.keep_idp_client_secret(&link, Some(&secret)).await?;
+    }
     let scopes = (!args.scopes.is_empty()).then(|| Scopes::parse(&args.scopes.join(" ")));
     let scrubber = Scrubber::default();
     let auth = Arc::new(Auth::new(
