@@ -13,6 +13,24 @@ use sha2::Sha256;
 use crate::error::{Error, Result};
 use crate::secret::PrivateKeyMaterial;
 
+/// The claims of a compact JWS (three parts, a payload of at most 64 KiB
+/// that is a JSON object), read without verifying it: for what the holder
+/// may read of a token meant for someone else (its lifetime, who it names),
+/// never for a security decision. `None` for anything else (an opaque
+/// token, a JWE).
+pub fn unverified_claims(token: &str) -> Option<serde_json::Value> {
+    let mut parts = token.split('.');
+    let (_header, payload) = (parts.next()?, parts.next()?);
+    let _signature = parts.next()?;
+    if parts.next().is_some() || payload.len() > 64 * 1024 {
+        return None;
+    }
+    let bytes = URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
+    serde_json::from_slice::<serde_json::Value>(&bytes)
+        .ok()
+        .filter(serde_json::Value::is_object)
+}
+
 /// How long a client assertion is valid.
 pub const ASSERTION_LIFETIME_SECS: u64 = 60;
 
@@ -387,6 +405,26 @@ impl SigningKey {
 mod tests {
     use super::*;
     use p256::pkcs8::{EncodePrivateKey, LineEnding};
+
+    #[test]
+    fn unverified_claims_are_read_from_a_jws_only() {
+        let b64 = |s: &str| URL_SAFE_NO_PAD.encode(s);
+        let jws = format!(
+            "{}.{}.sig",
+            b64(r#"{"alg":"ES256"}"#),
+            b64(r#"{"sub":"u","exp":9}"#)
+        );
+        assert_eq!(unverified_claims(&jws).expect("claims")["sub"], "u");
+        let jwe = format!(
+            "{}.{}.iv.ct.tag",
+            b64(r#"{"alg":"RSA-OAEP"}"#),
+            b64(r#"{"sub":"u"}"#)
+        );
+        let array = format!("{}.{}.sig", b64("{}"), b64("[1]"));
+        for not_a_jws in ["opaque-token", "a.b", jwe.as_str(), array.as_str()] {
+            assert_eq!(unverified_claims(not_a_jws), None, "{not_a_jws}");
+        }
+    }
 
     fn decode_part(jwt: &str, i: usize) -> serde_json::Value {
         let part = jwt.split('.').nth(i).expect("JWS part");

@@ -116,14 +116,7 @@ fn error_activity(kind: &str, summary: impl Into<String>, e: &mcpauth_core::Erro
 /// Who a token belongs to, for display: the ID token's or a JWT access token's
 /// `email`, `preferred_username` or `sub`. Not a security decision.
 fn subject_of(tokens: &TokenResponse) -> Option<String> {
-    use base64::Engine;
-    let claims = |jwt: &str| -> Option<serde_json::Value> {
-        let payload = jwt.split('.').nth(1)?;
-        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(payload.trim_end_matches('='))
-            .ok()?;
-        serde_json::from_slice(&bytes).ok()
-    };
+    let claims = mcpauth_core::jwt::unverified_claims;
     let from = |v: serde_json::Value| -> Option<String> {
         ["email", "preferred_username", "sub"]
             .iter()

@@ -132,19 +132,19 @@ pub struct IdpIdentity {
     pub expires_at: Option<i64>,
 }
 
-/// The claims of a JWT, unverified: the ID token came straight from the
-/// IdP's token endpoint over TLS (OpenID Connect Core §3.1.3.7 lets a client
-/// rely on that), or from a file the user pointed at.
-fn jwt_claims(token: &str) -> Option<serde_json::Value> {
-    let payload = token.split('.').nth(1)?;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(payload.trim_end_matches('='))
-        .ok()?;
-    serde_json::from_slice(&bytes).ok()
+impl IdpIdentity {
+    /// True while the ID token has more than the margin left to live.
+    fn is_fresh(&self) -> bool {
+        self.expires_at
+            .is_some_and(|exp| exp - ID_TOKEN_MARGIN_SECS > now_secs())
+    }
 }
 
+/// Who the ID token names, from its claims unverified: it came straight from
+/// the IdP's token endpoint over TLS (OpenID Connect Core §3.1.3.7 lets a
+/// client rely on that), or from a file the user pointed at.
 fn identity(id_token: &str) -> IdpIdentity {
-    let claims = jwt_claims(id_token).unwrap_or_default();
+    let claims = mcpauth_core::jwt::unverified_claims(id_token).unwrap_or_default();
     let text = |name: &str| {
         claims
             .get(name)
@@ -197,10 +197,7 @@ impl Vault {
             return Ok(None);
         };
         let who = identity(id_token);
-        let fresh = who
-            .expires_at
-            .is_some_and(|exp| exp - ID_TOKEN_MARGIN_SECS > now_secs());
-        Ok((fresh || grant.refresh_token.is_some()).then_some(who))
+        Ok((who.is_fresh() || grant.refresh_token.is_some()).then_some(who))
     }
 
     /// Signs in at the IdP in the browser (OpenID Connect, authorization code
@@ -314,11 +311,7 @@ impl Vault {
             issuer: link.issuer.clone(),
             reason,
         };
-        let fresh = grant.id_token.as_ref().filter(|t| {
-            identity(t)
-                .expires_at
-                .is_some_and(|exp| exp - ID_TOKEN_MARGIN_SECS > now_secs())
-        });
+        let fresh = grant.id_token.as_ref().filter(|t| identity(t).is_fresh());
         if let Some(token) = fresh {
             return Ok(IdToken::new(token.clone()));
         }
