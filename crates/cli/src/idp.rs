@@ -4,9 +4,10 @@
 
 use std::io::Write;
 
-use mcpauth_vault::{browser, AccountKind, AssertionSource, IdTokenSource, IdpLink, Vault};
+use mcpauth_vault::{browser, AssertionSource, IdTokenSource, IdpLink, Vault};
 
 use crate::cli::ClientArgs;
+use crate::login::machine_account;
 use crate::{exit, Failure};
 
 /// The identity provider the flags name, and its client's secret when one
@@ -116,16 +117,10 @@ pub fn account_of(
     client_id: Option<&String>,
 ) -> Result<Option<String>, Failure> {
     let url = mcpauth_core::http::parse_secure("MCP server URL", server)?;
-    let canonical = mcpauth_core::discovery::canonical_resource(&url);
-    Ok(vault
-        .list()?
-        .into_iter()
-        .find(|a| {
-            a.kind == AccountKind::Machine
-                && a.serves(&canonical)
-                && Some(&a.client_id) == client_id
-                && matches!(&a.assertion_source,
-                    Some(AssertionSource::IdJag(l)) if l.issuer == issuer)
-        })
-        .map(|a| a.id))
+    machine_account(
+        vault,
+        &url,
+        client_id,
+        |source| matches!(source, Some(AssertionSource::IdJag(l)) if l.issuer == issuer),
+    )
 }

@@ -104,6 +104,28 @@ pub fn workload_client(
     }
 }
 
+/// The machine account of the MCP server at `url` for the client
+/// `client_id` whose assertion source (`None`: client credentials) `wanted`
+/// accepts: the one an earlier `login` or proxy run made.
+pub fn machine_account(
+    vault: &Vault,
+    url: &url::Url,
+    client_id: Option<&String>,
+    wanted: impl Fn(Option<&AssertionSource>) -> bool,
+) -> Result<Option<String>, Failure> {
+    let canonical = mcpauth_core::discovery::canonical_resource(url);
+    Ok(vault
+        .list()?
+        .into_iter()
+        .find(|a| {
+            a.kind == mcpauth_vault::AccountKind::Machine
+                && a.serves(&canonical)
+                && Some(&a.client_id) == client_id
+                && wanted(a.assertion_source.as_ref())
+        })
+        .map(|a| a.id))
+}
+
 fn scopes_of(list: &[String]) -> Option<Scopes> {
     let joined = list.join(" ");
     let scopes = Scopes::parse(&joined);

@@ -40,11 +40,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mcpauth_core::scopes::Scopes;
-use mcpauth_vault::{AccountKind, AssertionSource, Error as VaultError, Vault};
+use mcpauth_vault::{AssertionSource, Error as VaultError, IdpLink, Vault};
 use serde_json::Value;
 
 use crate::cli::{Grant, ProxyArgs};
-use crate::login::{check_assertion_flags, client_choice, workload_client};
+use crate::login::{check_assertion_flags, client_choice, machine_account, workload_client};
 use crate::output::open_vault;
 use crate::{exit, Failure};
 
@@ -68,24 +68,18 @@ fn resolve(vault: &Vault, args: &ProxyArgs) -> Result<(url::Url, Option<String>)
         return Ok((url, Some(account.id)));
     }
     let url = mcpauth_core::http::parse_secure("MCP server URL", &args.target)?;
-    let canonical = mcpauth_core::discovery::canonical_resource(&url);
+    let client_id = args.client.client_id.as_ref();
     let account = match (args.client.idp.as_deref(), args.grant) {
         // A machine account of this server with this client, made by an earlier
         // run; with --idp, one that gets its ID-JAGs from that identity provider.
-        (Some(issuer), _) => {
-            crate::idp::account_of(vault, &args.target, issuer, args.client.client_id.as_ref())?
+        (Some(issuer), _) => crate::idp::account_of(vault, &args.target, issuer, client_id)?,
+        (None, grant @ (Grant::ClientCredentials | Grant::JwtBearer)) => {
+            machine_account(vault, &url, client_id, |source| match source {
+                Some(AssertionSource::IdJag(_)) => false,
+                Some(_) => grant == Grant::JwtBearer,
+                None => grant == Grant::ClientCredentials,
+            })?
         }
-        (None, Grant::ClientCredentials | Grant::JwtBearer) => vault
-            .list()?
-            .into_iter()
-            .find(|a| {
-                a.kind == AccountKind::Machine
-                    && a.serves(&canonical)
-                    && Some(&a.client_id) == args.client.client_id.as_ref()
-                    && a.assertion_source.is_some() == (args.grant == Grant::JwtBearer)
-                    && !matches!(a.assertion_source, Some(AssertionSource::IdJag(_)))
-            })
-            .map(|a| a.id),
         (None, Grant::AuthorizationCode) => match vault.account(&args.target) {
             Ok(a) => Some(a.id),
             Err(VaultError::UnknownAccount { .. }) => None,
@@ -95,10 +89,12 @@ fn resolve(vault: &Vault, args: &ProxyArgs) -> Result<(url::Url, Option<String>)
     Ok((url, account))
 }
 
-fn sign_in_with(args: &ProxyArgs) -> Result<SignInWith, Failure> {
+/// How to sign in when the server asks; `idp` is the identity provider
+/// `--idp` names.
+fn sign_in_with(args: &ProxyArgs, idp: Option<IdpLink>) -> Result<SignInWith, Failure> {
     check_assertion_flags(args.grant, &args.client)?;
     let client = client_choice(&args.client)?;
-    if let Some((link, _)) = crate::idp::idp_link(&args.client)? {
+    if let Some(link) = idp {
         if args.grant == Grant::ClientCredentials {
             return Err(Failure::new(
                 exit::FAILURE,
@@ -140,10 +136,11 @@ fn sign_in_with(args: &ProxyArgs) -> Result<SignInWith, Failure> {
 pub async fn run(args: ProxyArgs) -> Result<(), Failure> {
     let vault = open_vault()?;
     let (url, account) = resolve(&vault, &args)?;
-    let how = sign_in_with(&args)?;
-    if let Some((link, Some(secret))) = crate::idp::idp_link(&args.client)? {
-        vault.keep_idp_client_secret(&link, Some(&secret)).await?;
+    let idp = crate::idp::idp_link(&args.client)?;
+    if let Some((link, Some(secret))) = &idp {
+        vault.keep_idp_client_secret(link, Some(secret)).await?;
     }
+    let how = sign_in_with(&args, idp.map(|(link, _)| link))?;
     let scopes = (!args.scopes.is_empty()).then(|| Scopes::parse(&args.scopes.join(" ")));
     let scrubber = Scrubber::default();
     let auth = Arc::new(Auth::new(
