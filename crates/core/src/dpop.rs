@@ -13,6 +13,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use jsonwebtoken::jwk::{Jwk, ThumbprintHash};
+use jsonwebtoken::{Algorithm, Header};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use url::Url;
@@ -58,7 +60,7 @@ pub fn offered(metadata: &AuthorizationServerMetadata) -> DpopUse {
 /// An account's DPoP key. `Debug` shows only its thumbprint.
 pub struct DpopKey {
     signer: SigningKey,
-    public: serde_json::Value,
+    public: Jwk,
     thumbprint: String,
 }
 
@@ -93,19 +95,19 @@ impl DpopKey {
         let public = signer
             .p256_public_jwk()
             .ok_or_else(|| invalid("is not a P-256 key"))?;
-        // RFC 7638 §3: the required members, in lexicographic order, no spaces;
-        // serde_json's map keeps keys sorted, and `public` has only those.
-        let digest = Sha256::digest(public.to_string().as_bytes());
+        let thumbprint = public
+            .thumbprint(ThumbprintHash::SHA256)
+            .map_err(|_| invalid("has no RFC 7638 thumbprint"))?;
         Ok(Self {
             signer,
             public,
-            thumbprint: URL_SAFE_NO_PAD.encode(digest),
+            thumbprint,
         })
     }
 
     /// The private JWK, for the keyring and nowhere else.
     pub fn to_secret(&self) -> Zeroizing<String> {
-        let mut jwk = self.public.clone();
+        let mut jwk = serde_json::to_value(&self.public).unwrap_or_default();
         let d = self
             .signer
             .p256_private_scalar()
@@ -154,8 +156,10 @@ impl DpopKey {
         if let Some(nonce) = nonce {
             claims["nonce"] = nonce.into();
         }
-        let header = serde_json::json!({"typ": "dpop+jwt", "jwk": self.public});
-        self.signer.sign_with_header(header, &claims)
+        let mut header = Header::new(Algorithm::ES256);
+        header.typ = Some("dpop+jwt".into());
+        header.jwk = Some(self.public.clone());
+        self.signer.sign(header, &claims)
     }
 }
 

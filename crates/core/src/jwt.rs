@@ -1,17 +1,25 @@
-//! Private keys for `private_key_jwt` client authentication (RFC 7523 §2.2):
-//! ES256, RS256, PS256 and EdDSA, loaded from PEM or JWK.
+//! Private keys for `private_key_jwt` client authentication (RFC 7523 §2.2)
+//! and DPoP proofs: ES256, RS256, PS256 and EdDSA, loaded from PEM or JWK and
+//! signed with `jsonwebtoken` on aws-lc-rs.
 
 use std::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use jsonwebtoken::jwk::{
+    AlgorithmParameters, EllipticCurve, EllipticCurveKeyParameters, EllipticCurveKeyType, Jwk,
+};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
-use sha2::Sha256;
+use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
 use crate::secret::PrivateKeyMaterial;
+
+mod read;
+use read::{invalid, pem_der, Parsed};
 
 /// The claims of a compact JWS (three parts, a payload of at most 64 KiB
 /// that is a JSON object), read without verifying it: for what the holder
@@ -33,43 +41,6 @@ pub fn unverified_claims(token: &str) -> Option<serde_json::Value> {
 
 /// How long a client assertion is valid.
 pub const ASSERTION_LIFETIME_SECS: u64 = 60;
-
-/// Rebuilds a PEM block from text whose line breaks were lost or changed (a key
-/// pasted into a one-line field): header, base64 body re-wrapped at 64, footer.
-/// Returns the block's label and the normalized text. Never quotes key material
-/// in its errors.
-fn normalize_pem(text: &str) -> Result<(String, String)> {
-    let text = text.trim();
-    let after_begin = text
-        .strip_prefix("-----BEGIN ")
-        .ok_or_else(|| invalid("the PEM text does not start with -----BEGIN"))?;
-    let label_end = after_begin
-        .find("-----")
-        .ok_or_else(|| invalid("the PEM header is not closed with -----"))?;
-    let label = &after_begin[..label_end];
-    if label.len() > 40 || !label.chars().all(|c| c.is_ascii_uppercase() || c == ' ') {
-        return Err(invalid(
-            "the PEM header is not a -----BEGIN <LABEL>----- line",
-        ));
-    }
-    let rest = &after_begin[label_end + 5..];
-    let footer = format!("-----END {label}-----");
-    let body_end = rest
-        .find(&footer)
-        .ok_or_else(|| invalid(format!("the PEM block has no {footer} line")))?;
-    let body: String = rest[..body_end]
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .collect();
-    let mut out = format!("-----BEGIN {label}-----\n");
-    for chunk in body.as_bytes().chunks(64) {
-        out.push_str(std::str::from_utf8(chunk).unwrap_or_default());
-        out.push('\n');
-    }
-    out.push_str(&footer);
-    out.push('\n');
-    Ok((label.to_string(), out))
-}
 
 /// A JWS algorithm for client assertions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -109,6 +80,15 @@ impl SigningAlgorithm {
             }),
         }
     }
+
+    fn jose(self) -> Algorithm {
+        match self {
+            Self::Es256 => Algorithm::ES256,
+            Self::Rs256 => Algorithm::RS256,
+            Self::Ps256 => Algorithm::PS256,
+            Self::EdDsa => Algorithm::EdDSA,
+        }
+    }
 }
 
 impl fmt::Display for SigningAlgorithm {
@@ -117,17 +97,24 @@ impl fmt::Display for SigningAlgorithm {
     }
 }
 
-enum KeyInner {
-    P256(p256::ecdsa::SigningKey),
-    Rsa(Box<rsa::RsaPrivateKey>),
-    Ed25519(ed25519_dalek::SigningKey),
+/// What kind of key it is. A P-256 key keeps its scalar, for a DPoP key's
+/// public JWK and its place in the keyring.
+enum KeyKind {
+    P256(p256::SecretKey),
+    Rsa,
+    Ed25519,
 }
 
 /// A private signing key and its algorithm. `Debug` never shows key material.
+///
+/// Keys are read from PEM or JWK with the RustCrypto key crates into the DER
+/// that `jsonwebtoken` takes; every signature is made by `jsonwebtoken` on
+/// aws-lc-rs.
 pub struct SigningKey {
     alg: SigningAlgorithm,
     kid: Option<String>,
-    key: KeyInner,
+    kind: KeyKind,
+    key: EncodingKey,
 }
 
 impl fmt::Debug for SigningKey {
@@ -137,12 +124,6 @@ impl fmt::Debug for SigningKey {
             .field("kid", &self.kid)
             .field("key", &"[redacted]")
             .finish()
-    }
-}
-
-fn invalid(reason: impl Into<String>) -> Error {
-    Error::InvalidKey {
-        reason: reason.into(),
     }
 }
 
@@ -163,122 +144,106 @@ impl SigningKey {
 
     /// Loads a PEM private key. For RSA keys `alg` picks RS256 (default) or PS256.
     pub fn from_pem(pem: &str, alg: Option<SigningAlgorithm>) -> Result<Self> {
-        use p256::pkcs8::DecodePrivateKey;
-        use rsa::pkcs1::DecodeRsaPrivateKey;
-        let (label, normalized) = normalize_pem(pem)?;
-        let pem = normalized.as_str();
-        let label = label.as_str();
-        let key = match label {
-            "PRIVATE KEY" => {
-                if let Ok(k) = p256::ecdsa::SigningKey::from_pkcs8_pem(pem) {
-                    KeyInner::P256(k)
-                } else if let Ok(k) = rsa::RsaPrivateKey::from_pkcs8_pem(pem) {
-                    KeyInner::Rsa(Box::new(k))
-                } else if let Ok(k) = ed25519_dalek::SigningKey::from_pkcs8_pem(pem) {
-                    KeyInner::Ed25519(k)
-                } else {
-                    return Err(invalid(
-                        "the PKCS#8 key is not a P-256, RSA or Ed25519 private key, or it is damaged",
-                    ));
-                }
-            }
-            "EC PRIVATE KEY" => p256::SecretKey::from_sec1_pem(pem)
-                .map(|k| KeyInner::P256(k.into()))
-                .map_err(|_| invalid("the EC key is not a valid P-256 private key"))?,
-            "RSA PRIVATE KEY" => rsa::RsaPrivateKey::from_pkcs1_pem(pem)
-                .map(|k| KeyInner::Rsa(Box::new(k)))
-                .map_err(|_| invalid("the RSA private key could not be read"))?,
-            "ENCRYPTED PRIVATE KEY" => {
-                return Err(invalid(
+        let (label, der) = pem_der(pem)?;
+        let parsed =
+            match label.as_str() {
+                "PRIVATE KEY" => Parsed::from_pkcs8(&der)?,
+                "EC PRIVATE KEY" => p256::SecretKey::from_sec1_der(&der)
+                    .map(Parsed::P256)
+                    .map_err(|_| invalid("the EC key is not a valid P-256 private key"))?,
+                "RSA PRIVATE KEY" => Parsed::from_pkcs1(&der)?,
+                "ENCRYPTED PRIVATE KEY" => return Err(invalid(
                     "the key is encrypted; decrypt it first (openssl pkcs8 -in key.pem -nocrypt)",
-                ))
-            }
-            other => {
-                return Err(invalid(format!(
-                    "a PEM block `{other}` is not a private key"
-                )))
-            }
-        };
-        Self::with_alg(key, alg, None)
+                )),
+                other => {
+                    return Err(invalid(format!(
+                        "a PEM block `{other}` is not a private key"
+                    )))
+                }
+            };
+        Self::with_alg(parsed, alg, None)
     }
 
     /// Loads a private JWK (RFC 7517): EC P-256, RSA, or OKP Ed25519.
     pub fn from_jwk(jwk: &str, alg: Option<SigningAlgorithm>) -> Result<Self> {
-        #[derive(Deserialize)]
-        struct Jwk {
-            kty: String,
-            crv: Option<String>,
-            alg: Option<String>,
-            kid: Option<String>,
-            d: Option<String>,
-            n: Option<String>,
-            e: Option<String>,
-            p: Option<String>,
-            q: Option<String>,
-        }
-        let parsed: Jwk = serde_json::from_str(jwk)
-            .map_err(|e| invalid(format!("the JWK is not valid JSON of the right shape: {e}")))?;
-        let b64 = |name: &str, v: &Option<String>| -> Result<Vec<u8>> {
-            let v = v.as_deref().ok_or_else(|| {
-                invalid(format!("the JWK has no `{name}`; a private key is needed"))
-            })?;
-            URL_SAFE_NO_PAD
-                .decode(v.trim_end_matches('='))
-                .map_err(|_| invalid(format!("the JWK member `{name}` is not base64url")))
+        let parsed: serde_json::Value = serde_json::from_str(jwk)
+            .map_err(|e| invalid(format!("the JWK is not valid JSON: {e}")))?;
+        let text = |name: &str| parsed.get(name).and_then(serde_json::Value::as_str);
+        let Some(kty) = text("kty") else {
+            return Err(invalid("the JWK has no `kty` string"));
         };
-        let key = match (parsed.kty.as_str(), parsed.crv.as_deref()) {
+        let key = match (kty, text("crv")) {
             ("EC", Some("P-256")) => p256::SecretKey::from_jwk_str(jwk)
-                .map(|k| KeyInner::P256(k.into()))
+                .map(Parsed::P256)
                 .map_err(|_| invalid("the EC JWK is not a valid P-256 private key"))?,
             ("EC", crv) => {
                 return Err(invalid(format!(
                     "EC curve {crv:?} is not supported (use P-256 with ES256)"
                 )))
             }
-            ("RSA", _) => {
-                let n = rsa::BigUint::from_bytes_be(&b64("n", &parsed.n)?);
-                let e = rsa::BigUint::from_bytes_be(&b64("e", &parsed.e)?);
-                let d = rsa::BigUint::from_bytes_be(&b64("d", &parsed.d)?);
-                let p = rsa::BigUint::from_bytes_be(&b64("p", &parsed.p)?);
-                let q = rsa::BigUint::from_bytes_be(&b64("q", &parsed.q)?);
-                rsa::RsaPrivateKey::from_components(n, e, d, vec![p, q])
-                    .map(|k| KeyInner::Rsa(Box::new(k)))
-                    .map_err(|_| invalid("the RSA JWK's numbers do not form a valid key"))?
-            }
-            ("OKP", Some("Ed25519")) => {
-                let d: [u8; 32] = b64("d", &parsed.d)?
-                    .try_into()
-                    .map_err(|_| invalid("an Ed25519 `d` must be 32 bytes"))?;
-                KeyInner::Ed25519(ed25519_dalek::SigningKey::from_bytes(&d))
-            }
+            ("RSA", _) => Parsed::rsa_from_jwk(&parsed)?,
+            ("OKP", Some("Ed25519")) => Parsed::ed25519_from_jwk(&parsed)?,
             (kty, crv) => {
                 return Err(invalid(format!(
                     "key type {kty} (curve {crv:?}) is not supported"
                 )))
             }
         };
-        let alg = match (alg, parsed.alg.as_deref()) {
+        let alg = match (alg, text("alg")) {
             (Some(a), _) => Some(a),
             (None, Some(a)) => Some(SigningAlgorithm::parse(a)?),
             (None, None) => None,
         };
-        Self::with_alg(key, alg, parsed.kid)
+        Self::with_alg(key, alg, text("kid").map(str::to_string))
     }
 
-    fn with_alg(key: KeyInner, alg: Option<SigningAlgorithm>, kid: Option<String>) -> Result<Self> {
+    fn with_alg(key: Parsed, alg: Option<SigningAlgorithm>, kid: Option<String>) -> Result<Self> {
         use SigningAlgorithm::*;
         let alg = match (&key, alg) {
-            (KeyInner::P256(_), None | Some(Es256)) => Es256,
-            (KeyInner::Rsa(_), None | Some(Rs256)) => Rs256,
-            (KeyInner::Rsa(_), Some(Ps256)) => Ps256,
-            (KeyInner::Ed25519(_), None | Some(EdDsa)) => EdDsa,
+            (Parsed::P256(_), None | Some(Es256)) => Es256,
+            (Parsed::Rsa(_), None | Some(Rs256)) => Rs256,
+            (Parsed::Rsa(_), Some(Ps256)) => Ps256,
+            (Parsed::Ed25519(_), None | Some(EdDsa)) => EdDsa,
             (_, Some(other)) => {
                 return Err(invalid(format!(
                     "the key cannot sign with {other}: P-256 keys sign ES256, RSA keys RS256 or PS256, Ed25519 keys EdDSA"
                 )))
             }
         };
-        Ok(Self { alg, kid, key })
+        let pkcs8 = |der: pkcs8::Result<pkcs8::SecretDocument>| {
+            der.map_err(|_| invalid("the key could not be encoded as PKCS#8"))
+        };
+        let (kind, key) = match key {
+            Parsed::P256(secret) => {
+                use pkcs8::EncodePrivateKey;
+                let der = pkcs8(secret.to_pkcs8_der())?;
+                (
+                    KeyKind::P256(secret),
+                    EncodingKey::from_ec_der(der.as_bytes()),
+                )
+            }
+            Parsed::Rsa(der) => (KeyKind::Rsa, EncodingKey::from_rsa_der(&der)),
+            Parsed::Ed25519(secret) => {
+                use pkcs8::EncodePrivateKey;
+                let der = pkcs8(secret.to_pkcs8_der())?;
+                (KeyKind::Ed25519, EncodingKey::from_ed_der(der.as_bytes()))
+            }
+        };
+        let key = Self {
+            alg,
+            kid,
+            kind,
+            key,
+        };
+        // aws-lc checks the key when it signs; a first signature here turns
+        // a key it refuses into an error at load, not at the first request.
+        jsonwebtoken::crypto::sign(b"key check", &key.key, alg.jose()).map_err(|_| {
+            invalid(match key.kind {
+                KeyKind::Rsa => "aws-lc refused the RSA key: it must be a consistent RSA key of 2048 to 8192 bits",
+                _ => "aws-lc refused the key; it may be damaged",
+            })
+        })?;
+        Ok(key)
     }
 
     /// Sets the key id sent in the JWS header.
@@ -294,91 +259,50 @@ impl SigningKey {
 
     /// Signs a compact JWS over the given claims.
     pub fn sign_jwt(&self, claims: &serde_json::Value) -> Result<String> {
-        let mut header = serde_json::json!({"typ": "JWT"});
-        if let Some(kid) = &self.kid {
-            header["kid"] = serde_json::Value::String(kid.clone());
-        }
-        self.sign_with_header(header, claims)
+        let mut header = Header::new(self.alg.jose());
+        header.kid = self.kid.clone();
+        self.sign(header, claims)
     }
 
     /// A fresh P-256 key (ES256), from the operating system's random source.
     pub(crate) fn generate_p256() -> Self {
-        Self {
-            alg: SigningAlgorithm::Es256,
-            kid: None,
-            key: KeyInner::P256(p256::ecdsa::SigningKey::random(&mut rand::rngs::OsRng)),
-        }
+        let secret = p256::SecretKey::random(&mut rand::rngs::OsRng);
+        Self::with_alg(Parsed::P256(secret), Some(SigningAlgorithm::Es256), None)
+            .expect("a fresh P-256 key signs")
     }
 
     /// The public half as a JWK with only the members RFC 7638 hashes
     /// (`crv`, `kty`, `x`, `y`), for a P-256 key; `None` for other keys.
-    pub(crate) fn p256_public_jwk(&self) -> Option<serde_json::Value> {
-        let KeyInner::P256(k) = &self.key else {
+    pub(crate) fn p256_public_jwk(&self) -> Option<Jwk> {
+        let KeyKind::P256(secret) = &self.kind else {
             return None;
         };
-        let point = k.verifying_key().to_encoded_point(false);
-        Some(serde_json::json!({
-            "crv": "P-256",
-            "kty": "EC",
-            "x": URL_SAFE_NO_PAD.encode(point.x()?),
-            "y": URL_SAFE_NO_PAD.encode(point.y()?),
-        }))
+        use p256::elliptic_curve::sec1::ToEncodedPoint;
+        let point = secret.public_key().to_encoded_point(false);
+        Some(Jwk {
+            common: Default::default(),
+            algorithm: AlgorithmParameters::EllipticCurve(EllipticCurveKeyParameters {
+                key_type: EllipticCurveKeyType::EC,
+                curve: EllipticCurve::P256,
+                x: URL_SAFE_NO_PAD.encode(point.x()?),
+                y: URL_SAFE_NO_PAD.encode(point.y()?),
+            }),
+        })
     }
 
     /// The private scalar of a P-256 key (`d` of its JWK); `None` for other keys.
-    pub(crate) fn p256_private_scalar(&self) -> Option<zeroize::Zeroizing<String>> {
-        let KeyInner::P256(k) = &self.key else {
+    pub(crate) fn p256_private_scalar(&self) -> Option<Zeroizing<String>> {
+        let KeyKind::P256(secret) = &self.kind else {
             return None;
         };
-        Some(zeroize::Zeroizing::new(
-            URL_SAFE_NO_PAD.encode(k.to_bytes()),
-        ))
+        Some(Zeroizing::new(URL_SAFE_NO_PAD.encode(secret.to_bytes())))
     }
 
     /// Signs a compact JWS with the given protected header; `alg` is set here.
-    pub(crate) fn sign_with_header(
-        &self,
-        mut header: serde_json::Value,
-        claims: &serde_json::Value,
-    ) -> Result<String> {
-        header["alg"] = serde_json::Value::String(self.alg.as_str().into());
-        let signing_input = format!(
-            "{}.{}",
-            URL_SAFE_NO_PAD.encode(header.to_string()),
-            URL_SAFE_NO_PAD.encode(claims.to_string())
-        );
-        let msg = signing_input.as_bytes();
-        let signature: Vec<u8> = match (&self.key, self.alg) {
-            (KeyInner::P256(k), _) => {
-                use p256::ecdsa::signature::Signer;
-                let sig: p256::ecdsa::Signature = k.sign(msg);
-                sig.to_bytes().to_vec()
-            }
-            (KeyInner::Rsa(k), SigningAlgorithm::Ps256) => {
-                use rsa::signature::{RandomizedSigner, SignatureEncoding};
-                let signer = rsa::pss::BlindedSigningKey::<Sha256>::new(k.as_ref().clone());
-                signer
-                    .try_sign_with_rng(&mut rand::thread_rng(), msg)
-                    .map_err(|e| invalid(format!("RSA-PSS signing failed: {e}")))?
-                    .to_vec()
-            }
-            (KeyInner::Rsa(k), _) => {
-                use rsa::signature::{SignatureEncoding, Signer};
-                let signer = rsa::pkcs1v15::SigningKey::<Sha256>::new(k.as_ref().clone());
-                signer
-                    .try_sign(msg)
-                    .map_err(|e| invalid(format!("RSA signing failed: {e}")))?
-                    .to_vec()
-            }
-            (KeyInner::Ed25519(k), _) => {
-                use ed25519_dalek::Signer;
-                k.sign(msg).to_bytes().to_vec()
-            }
-        };
-        Ok(format!(
-            "{signing_input}.{}",
-            URL_SAFE_NO_PAD.encode(signature)
-        ))
+    pub(crate) fn sign(&self, mut header: Header, claims: &serde_json::Value) -> Result<String> {
+        header.alg = self.alg.jose();
+        jsonwebtoken::encode(&header, claims, &self.key)
+            .map_err(|e| invalid(format!("signing with the {} key failed: {e}", self.alg)))
     }
 
     /// A client assertion (RFC 7523 §2.2): `iss` = `sub` = client id, `aud` = the
@@ -404,6 +328,7 @@ impl SigningKey {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::engine::general_purpose::STANDARD;
     use p256::pkcs8::{EncodePrivateKey, LineEnding};
 
     #[test]
@@ -462,16 +387,143 @@ mod tests {
 
     #[test]
     fn ed25519_and_unique_jti() {
-        let d = [7u8; 32];
-        let jwk = format!(
-            r#"{{"kty":"OKP","crv":"Ed25519","d":"{}","x":"unused"}}"#,
-            URL_SAFE_NO_PAD.encode(d)
-        );
-        let key = SigningKey::from_jwk(&jwk, None).expect("loads");
+        use ed25519_dalek::Verifier;
+        let secret = ed25519_dalek::SigningKey::from_bytes(&[7u8; 32]);
+        let x = URL_SAFE_NO_PAD.encode(secret.verifying_key().as_bytes());
+        let jwk = |x: &str| {
+            format!(
+                r#"{{"kty":"OKP","crv":"Ed25519","d":"{}","x":"{x}"}}"#,
+                URL_SAFE_NO_PAD.encode([7u8; 32])
+            )
+        };
+        let key = SigningKey::from_jwk(&jwk(&x), None).expect("loads");
         assert_eq!(key.algorithm(), SigningAlgorithm::EdDsa);
         let a = key.client_assertion("c", "https://as").expect("signs");
         let b = key.client_assertion("c", "https://as").expect("signs");
         assert_ne!(decode_part(&a, 1)["jti"], decode_part(&b, 1)["jti"]);
+        assert_eq!(decode_part(&a, 0)["alg"], "EdDSA");
+        let (input, sig) = a.rsplit_once('.').expect("dot");
+        let sig = ed25519_dalek::Signature::from_slice(&URL_SAFE_NO_PAD.decode(sig).expect("b64"))
+            .expect("64-byte signature");
+        secret
+            .verifying_key()
+            .verify(input.as_bytes(), &sig)
+            .expect("verifies");
+        let other = URL_SAFE_NO_PAD.encode([9u8; 32]);
+        let err = SigningKey::from_jwk(&jwk(&other), None).expect_err("x does not match d");
+        assert!(err.to_string().contains("not the public key"), "{err}");
+    }
+
+    /// A 2048-bit RSA key from aws-lc, as PKCS#8 DER, and its public half
+    /// (PKCS#1 DER) to verify with.
+    fn rsa_key() -> (Vec<u8>, Vec<u8>) {
+        use aws_lc_rs::encoding::AsDer;
+        use aws_lc_rs::signature::KeyPair;
+        let pair =
+            aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).expect("RSA key");
+        let pkcs8 = AsDer::<aws_lc_rs::encoding::Pkcs8V1Der>::as_der(&pair)
+            .expect("PKCS#8")
+            .as_ref()
+            .to_vec();
+        (pkcs8, pair.public_key().as_ref().to_vec())
+    }
+
+    fn pem(label: &str, der: &[u8]) -> String {
+        let body = STANDARD.encode(der);
+        let lines: Vec<&str> = body
+            .as_bytes()
+            .chunks(64)
+            .map(|c| std::str::from_utf8(c).expect("base64"))
+            .collect();
+        format!(
+            "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
+            lines.join("\n")
+        )
+    }
+
+    fn verify_rsa(jwt: &str, public_pkcs1: &[u8], alg: Algorithm) -> serde_json::Value {
+        let mut validation = jsonwebtoken::Validation::new(alg);
+        validation.set_audience(&["https://as.example"]);
+        jsonwebtoken::decode::<serde_json::Value>(
+            jwt,
+            &jsonwebtoken::DecodingKey::from_rsa_der(public_pkcs1),
+            &validation,
+        )
+        .expect("the signature verifies")
+        .claims
+    }
+
+    #[test]
+    fn rsa_from_pkcs8_pkcs1_and_jwk_signs_rs256_and_ps256() {
+        let (pkcs8, public) = rsa_key();
+        let info = pkcs8::PrivateKeyInfo::try_from(pkcs8.as_slice()).expect("PKCS#8");
+        let pkcs1 = info.private_key.to_vec();
+        let parts = pkcs1::RsaPrivateKey::try_from(pkcs1.as_slice()).expect("PKCS#1");
+        let b64 = |u: pkcs1::UintRef<'_>| URL_SAFE_NO_PAD.encode(u.as_bytes());
+        let jwk = serde_json::json!({
+            "kty": "RSA", "kid": "k-1",
+            "n": b64(parts.modulus), "e": b64(parts.public_exponent),
+            "d": b64(parts.private_exponent), "p": b64(parts.prime1), "q": b64(parts.prime2),
+            "dp": b64(parts.exponent1), "dq": b64(parts.exponent2), "qi": b64(parts.coefficient),
+        });
+        let keys = [
+            SigningKey::from_pem(&pem("PRIVATE KEY", &pkcs8), None).expect("PKCS#8 PEM"),
+            SigningKey::from_pem(&pem("RSA PRIVATE KEY", &pkcs1), None).expect("PKCS#1 PEM"),
+            SigningKey::from_jwk(&jwk.to_string(), None).expect("JWK"),
+            SigningKey::from_pem(&pem("PRIVATE KEY", &pkcs8), Some(SigningAlgorithm::Ps256))
+                .expect("PS256"),
+        ];
+        for key in &keys {
+            let jwt = key
+                .client_assertion("client-1", "https://as.example")
+                .expect("signs");
+            let alg = key.algorithm().jose();
+            assert_eq!(decode_part(&jwt, 0)["alg"], key.algorithm().as_str());
+            assert_eq!(verify_rsa(&jwt, &public, alg)["iss"], "client-1");
+        }
+        assert_eq!(
+            decode_part(&keys[2].sign_jwt(&serde_json::json!({})).expect("signs"), 0)["kid"],
+            "k-1"
+        );
+        let mut partial = jwk.clone();
+        partial.as_object_mut().expect("object").remove("dq");
+        let err = SigningKey::from_jwk(&partial.to_string(), None).expect_err("no dq");
+        assert!(err.to_string().contains("`dq`"), "{err}");
+        let mut wrong = jwk.clone();
+        wrong["d"] = serde_json::Value::String(b64(parts.prime1));
+        let err = SigningKey::from_jwk(&wrong.to_string(), None).expect_err("inconsistent");
+        assert!(err.to_string().contains("2048 to 8192 bits"), "{err}");
+        let text = err.to_string();
+        for secret in [b64(parts.private_exponent), b64(parts.prime1)] {
+            assert!(!text.contains(&secret[..16]), "{text}");
+        }
+    }
+
+    /// A throwaway 1024-bit RSA key, made with `openssl genrsa -traditional
+    /// 1024` for this test alone: too short for aws-lc to sign with.
+    const RSA_1024: &str = "-----BEGIN RSA PRIVATE KEY-----\n\
+MIICXQIBAAKBgQDOH87KgXZfpAcFwWPJCO4UjY7Gz+TgCTf6SW7l/SMIo4Z7PtHg\n\
+9bmNH7mrGWQh5HRTFAuS/CbMeT7YkifXCfsD3DIJMcV7DKpvr7kSBdM1tmjvTZX1\n\
+i4f9YYsFLyRY4ami7KqzTLeC/6b+QqPt4/6jenxez7Nro+l4ZtCz/eKqswIDAQAB\n\
+AoGBAMQqq2A4c5K0BWbp1PCHiiWPTxlQ006QF3Egn+VL0yKulhcHAzEoSm3PiqEW\n\
+aiCDTl2ejyFUzgv9O91aw4W43uTpBt2/+Pu2+reBIsCwrjS3OU64a5nokfjdKnk9\n\
+Wzk9UfLz67gkMVyGb8Lu+yimVYyR4Lh2lsRShS9+uuRo17MhAkEA7pJJn0gLkWOr\n\
+Sh6TpFhk9p3aDQdGK0IppuezlRX459qElqhw4evMiskEm86FerDBRaScNAbdrr7Q\n\
+MIMeGYZGMQJBAN0usyUBGZmIZ2X78VhieWqlW+p2+e3R737H9B+GAWgUOn00Klts\n\
+JTZgFd75ZbqmYncd1JBbaNPT+YSYImwJsiMCQEhAdZuPrjEyBkZETGKRgsJNvCQF\n\
+9/JR71tlALY+GUvemhkmmklRqHi/uG2XdkVaEq6M0+HN0oWBtHt8ujjwuYECQCKc\n\
+/Ev+MBNm1UeQdeRvBLE7z3aRx+r/v4sHn5yPTAkNoVmWoEpOUkSAJOwP+2uKPj6F\n\
+3I36wBzmP1YQuNJPciECQQDBmsQbmN51V8AYTmrpxcZZv7it71SRjwU39q38FqJ5\n\
+aGL++gd87ZmwUwq7ZJIfkdRnFGozDCm2xA5fdoN1VjnT\n\
+-----END RSA PRIVATE KEY-----";
+
+    #[test]
+    fn a_short_rsa_key_is_refused_at_load_with_the_reason() {
+        let err = SigningKey::from_pem(RSA_1024, None).expect_err("1024 bits");
+        let text = err.to_string();
+        assert!(text.contains("2048 to 8192 bits"), "{text}");
+        let body = RSA_1024.lines().nth(2).expect("a body line");
+        assert!(!text.contains(body), "{text}");
     }
 
     #[test]
