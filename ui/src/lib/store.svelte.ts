@@ -431,9 +431,16 @@ export class AppState {
         ? this.route.screen === "add"
         : this.route.screen === "detail" && this.route.id === accountId);
 
+    // A new account's result is kept for the Add server screen only while it
+    // is open: shown elsewhere, the banner says it, and Add server opens on
+    // a fresh form later, not on a result the user saw long ago.
+    const keep = (finished: FinishedSignIn) => {
+      this.lastFinished = purpose === "add" && !shownInline ? null : finished;
+    };
+
     if (ev.error !== null || !ev.account) {
       const message = ev.error ?? "The sign-in ended without an account.";
-      this.lastFinished = { purpose, accountId, account: null, error: message, outcome: null };
+      keep({ purpose, accountId, account: null, error: message, outcome: null });
       if (!shownInline) {
         this.notify("error", purpose === "upgrade" ? "The scope upgrade failed" : "Sign-in failed", {
           text: message,
@@ -447,7 +454,7 @@ export class AppState {
     if (purpose === "upgrade" && ours) {
       outcome = describeUpgrade(upgradeOutcome(ours.before, account.granted_scopes, ours.asked));
     }
-    this.lastFinished = { purpose, accountId: account.id, account, error: null, outcome };
+    keep({ purpose, accountId: account.id, account, error: null, outcome });
     if (shownInline) return;
     const who = subjectLabel(account.subject, account.kind);
     const title =

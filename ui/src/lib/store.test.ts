@@ -10,34 +10,56 @@ afterEach(() => {
   delete (window as unknown as Record<string, unknown>).__TAURI_INTERNALS__;
 });
 
-function waitingState() {
-  installFakeBackend({ accounts: [] });
-  const app = new AppState(true);
-  app.beginWaiting({
-    started: fx.started({ id: "s-1" }),
-    purpose: "add",
+function addWaiting(id: string) {
+  return {
+    started: fx.started({ id }),
+    purpose: "add" as const,
     accountId: null,
     before: [],
     asked: ["mcp:read"],
     serverUrl: "https://mcp.example.com/mcp",
-  });
+  };
+}
+
+function waitingState() {
+  installFakeBackend({ accounts: [] });
+  const app = new AppState(true);
+  app.beginWaiting(addWaiting("s-1"));
   return app;
 }
 
 describe("sign-in-finished", () => {
-  it("ends the sign-in it names", () => {
+  it("ends the sign-in it names, in its card while Add server is open", () => {
     const app = waitingState();
+    app.go({ screen: "add" });
     app.signInFinished({ id: "s-1", account: fx.account(), error: null });
     expect(app.signIn).toBeNull();
     expect(app.lastFinished).toMatchObject({ purpose: "add", error: null });
+    expect(app.banners).toEqual([]);
+  });
+
+  it("a new account that finishes on another screen gets a banner, and Add server opens fresh later", () => {
+    // The user left the waiting screen (to the accounts list, say) before the
+    // browser answered: the banner says how it ended; no result card is kept
+    // for the next visit to Add server.
+    const app = waitingState();
+    app.go({ screen: "accounts" });
+    app.signInFinished({ id: "s-1", account: fx.account(), error: null });
+    expect(app.signIn).toBeNull();
+    expect(app.lastFinished).toBeNull();
     expect(app.banners[0]).toMatchObject({ kind: "success" });
   });
 
   it("a deep-link sign-in finishes without an id and still ends the waiting one", () => {
     const app = waitingState();
+    app.go({ screen: "add" });
     app.signInFinished({ id: null, account: null, error: "access_denied" });
     expect(app.signIn).toBeNull();
     expect(app.lastFinished?.error).toBe("access_denied");
+    app.go({ screen: "accounts" });
+    app.beginWaiting(addWaiting("s-3"));
+    app.signInFinished({ id: null, account: null, error: "access_denied" });
+    expect(app.lastFinished).toBeNull();
     expect(app.banners[0]).toMatchObject({ kind: "error", text: "access_denied" });
   });
 
