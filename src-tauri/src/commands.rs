@@ -461,6 +461,11 @@ pub async fn add_machine_account(
             ))
         }
     };
+    let assertion = options
+        .idp
+        .as_ref()
+        .map(|idp| crate::idp::assertion_through(&state, idp))
+        .transpose()?;
     let account = state
         .vault
         .add_machine_account(MachineAccountRequest {
@@ -468,7 +473,7 @@ pub async fn add_machine_account(
             name: options.name.filter(|n| !n.trim().is_empty()),
             client_id: options.client_id,
             credential: Some(credential),
-            assertion: None,
+            assertion,
             scopes: scopes_of(&options.scopes),
             authorization_server: None,
             probe: None,
@@ -705,11 +710,9 @@ pub fn set_settings(
             )
         })?;
     }
-    let json = serde_json::to_vec_pretty(&settings)
-        .map_err(|e| AppError::new("failure", e.to_string()))?;
-    std::fs::write(&state.settings_path, json)
-        .map_err(|e| AppError::new("failure", format!("cannot save settings: {e}")))?;
-    *state.settings.lock().unwrap_or_else(|e| e.into_inner()) = settings.clone();
+    let mut settings = settings;
+    settings.identity_providers = state.settings().identity_providers;
+    state.store_settings(settings.clone())?;
     Ok(settings)
 }
 

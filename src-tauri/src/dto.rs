@@ -418,6 +418,53 @@ pub struct MachineAccountOptions {
     pub private_key: Option<mcpauth_core::secret::PrivateKeyMaterial>,
     pub signing_alg: Option<String>,
     pub scopes: Vec<String>,
+    /// Tokens from ID-JAGs of this identity provider (organisation sign-in,
+    /// SEP-990) instead of client credentials; the client above then
+    /// authenticates the JWT bearer grant.
+    #[serde(default)]
+    #[ts(optional)]
+    pub idp: Option<IdentityProvider>,
+}
+
+/// An organisation's identity provider (SEP-990) and MCP Auth's client there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct IdentityProvider {
+    pub issuer: String,
+    pub client_id: String,
+}
+
+/// A sign-in at an identity provider, from Settings.
+#[derive(Debug, Deserialize, TS)]
+pub struct IdentityProviderOptions {
+    pub issuer: String,
+    pub client_id: String,
+    /// For a confidential client at the IdP: kept in the keyring.
+    #[ts(type = "string | null")]
+    pub client_secret: Option<mcpauth_core::secret::ClientSecret>,
+}
+
+/// An identity provider as Settings shows it.
+#[derive(Debug, Serialize, TS)]
+pub struct IdentityProviderView {
+    pub issuer: String,
+    pub client_id: String,
+    /// Who MCP Auth's sign-in there names (email, else subject); `null` when
+    /// it holds none that can be used or renewed.
+    pub signed_in_as: Option<String>,
+    /// The ID token's expiry (Unix seconds); renewed with the refresh token.
+    #[ts(type = "number | null")]
+    pub expires_at: Option<i64>,
+    /// The servers whose accounts get their tokens through it.
+    pub servers: Vec<String>,
+}
+
+/// The `idp-sign-in-started` event: the page the browser was sent to.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct IdpSignInStarted {
+    pub issuer: String,
+    pub authorization_url: String,
+    /// "opened with …", or why no browser opened.
+    pub browser: String,
 }
 
 #[derive(Debug, Serialize, TS)]
@@ -455,6 +502,11 @@ pub struct Settings {
     /// system's login items, not only this file.
     #[serde(default)]
     pub start_at_login: bool,
+    /// The identity providers signed in at from Settings. Only the commands
+    /// for them change this list; `set_settings` keeps it as it is.
+    #[serde(default)]
+    #[ts(as = "Option<Vec<IdentityProvider>>", optional)]
+    pub identity_providers: Vec<IdentityProvider>,
 }
 
 impl Default for Settings {
@@ -464,6 +516,7 @@ impl Default for Settings {
             client_metadata_url: None,
             refresh_skew_secs: 60,
             start_at_login: false,
+            identity_providers: Vec::new(),
         }
     }
 }
@@ -545,6 +598,10 @@ pub fn bindings() -> String {
         UpgradeResult::decl(&cfg),
         SignOutResult::decl(&cfg),
         MachineAccountOptions::decl(&cfg),
+        IdentityProvider::decl(&cfg),
+        IdentityProviderOptions::decl(&cfg),
+        IdentityProviderView::decl(&cfg),
+        IdpSignInStarted::decl(&cfg),
         ExportPreview::decl(&cfg),
         ImportCandidateView::decl(&cfg),
         Settings::decl(&cfg),

@@ -4,6 +4,7 @@
 mod cli;
 mod commands;
 pub mod dto;
+mod idp;
 mod links;
 #[cfg(target_os = "linux")]
 mod memory;
@@ -238,6 +239,9 @@ pub fn run() {
             commands::upgrade_scopes,
             commands::sign_out,
             commands::add_machine_account,
+            idp::identity_providers,
+            idp::sign_in_to_identity_provider,
+            idp::forget_identity_provider,
             commands::set_default,
             commands::export_preview,
             commands::export_write,

@@ -34,6 +34,23 @@ impl AppState {
         })
     }
 
+    /// Writes the settings file, then takes the settings as current.
+    pub fn store_settings(&self, settings: Settings) -> Result<(), crate::dto::AppError> {
+        let json = serde_json::to_vec_pretty(&settings)
+            .map_err(|e| crate::dto::AppError::new("failure", e.to_string()))?;
+        std::fs::write(&self.settings_path, json).map_err(|e| {
+            crate::dto::AppError::new(
+                "failure",
+                format!(
+                    "cannot save settings to {}: {e}",
+                    self.settings_path.display()
+                ),
+            )
+        })?;
+        *self.settings.lock().unwrap_or_else(|e| e.into_inner()) = settings;
+        Ok(())
+    }
+
     pub fn settings(&self) -> Settings {
         self.settings
             .lock()

@@ -613,6 +613,40 @@ describe("machine accounts", () => {
   });
 });
 
+describe("machine accounts through an identity provider", () => {
+  it("offers the identity providers signed in at, and sends the chosen one", async () => {
+    const { root, fake } = await boot(
+      {
+        accounts: [],
+        identityProviders: [
+          { issuer: "https://sso.example.com", client_id: "mcpauth-desktop", signed_in_as: "kim@example.com", expires_at: null, servers: [] },
+          { issuer: "https://gone.example.com", client_id: "x", signed_in_as: null, expires_at: null, servers: [] },
+        ],
+      },
+      "#/machine",
+    );
+    const select = (await el(root, "machine-tokens-from")) as HTMLSelectElement;
+    const options = [...select.options].map((o) => o.textContent?.trim());
+    expect(options).toEqual([
+      "this client alone (client credentials)",
+      "organisation sign-in at https://sso.example.com (kim@example.com)",
+    ]);
+    select.value = select.options[1]!.value;
+    select.dispatchEvent(new Event("change", { bubbles: true }));
+    expect((await el(root, "machine-idp-note")).textContent).toContain("ID-JAG from https://sso.example.com");
+    type($(root, "machine-url")!, "https://mcp.example.com/mcp");
+    type($(root, "machine-client-id")!, "as-client");
+    type($(root, "machine-secret")!, "as-secret");
+    click($(root, "machine-submit")!);
+    await el(root, "machine-result");
+    expect(fake!.callsOf("add_machine_account")[0]?.args.options).toMatchObject({
+      client_id: "as-client",
+      client_secret: "as-secret",
+      idp: { issuer: "https://sso.example.com", client_id: "mcpauth-desktop" },
+    });
+  });
+});
+
 describe("settings", () => {
   it("shows the keyring backend and saves", async () => {
     const { root, fake } = await boot({ accounts: [] }, "#/settings");
@@ -632,28 +666,74 @@ describe("settings", () => {
     });
   });
 
-  it("lists the identity providers the accounts sign in through, and how to add one", async () => {
-    const none = await boot({ accounts: [] }, "#/settings");
-    expect((await el(none.root, "settings-idps")).textContent).toContain("--idp <issuer>");
-    const idp = (server_url: string, id: string) =>
-      fx.account({
-        id, server_url, kind: "machine",
-        assertion_source: {
-          kind: "idp", name: "https://sso.example.com", idp_client_id: "mcpauth-desktop",
-          id_token_kind: "sign-in", id_token_name: null,
-        },
-      });
+  it("lists the identity providers with who is signed in there and their servers", async () => {
+    const now = Math.floor(Date.now() / 1000);
     const { root } = await boot(
-      { accounts: [idp("https://a.example/mcp", "aaaa1111"), idp("https://b.example/mcp", "bbbb2222"), fx.account({ id: "cccc3333" })] },
+      {
+        accounts: [],
+        identityProviders: [
+          {
+            issuer: "https://sso.example.com", client_id: "mcpauth-desktop", signed_in_as: "kim@example.com",
+            expires_at: now + 1800, servers: ["https://a.example/mcp", "https://b.example/mcp"],
+          },
+          { issuer: "https://old-sso.example.com", client_id: "mcpauth", signed_in_as: null, expires_at: null, servers: [] },
+        ],
+      },
       "#/settings",
     );
-    await el(root, "settings-idps");
-    const shown = [...root.querySelectorAll('[data-testid="settings-idp"]')].map((e) => e.textContent?.replace(/\s+/g, " "));
-    expect(shown).toHaveLength(1);
+    const shown = await until(() => {
+      const rows = [...root.querySelectorAll('[data-testid="settings-idp"]')].map((e) => e.textContent?.replace(/\s+/g, " ") ?? "");
+      return rows.length === 2 && rows;
+    }, "two identity providers");
     expect(shown[0]).toContain("https://sso.example.com");
     expect(shown[0]).toContain("mcpauth-desktop");
-    expect(shown[0]).toContain("MCP Auth's sign-in there (in the keyring)");
+    expect(shown[0]).toContain("as kim@example.com · its ID token");
+    expect(shown[0]).toContain("its ID token expires in 30 min; MCP Auth renews it");
     expect(shown[0]).toContain("https://a.example/mcp, https://b.example/mcp");
+    expect(shown[0]).toContain("Sign in again");
+    expect(shown[0]).not.toContain("Remove");
+    expect(shown[1]).toContain("not signed in");
+    expect(shown[1]).toContain("none yet");
+    expect(shown[1]).toContain("Remove");
+  });
+
+  it("signs in at a new identity provider from the form and lists it", async () => {
+    const { root, fake } = await boot({ accounts: [] }, "#/settings");
+    type(await el(root, "idp-issuer"), "https://sso.example.com/");
+    click($(root, "idp-submit")!);
+    expect((await el(root, "idp-form-error")).textContent).toContain("client id at the identity provider");
+    expect(fake!.callsOf("sign_in_to_identity_provider")).toHaveLength(0);
+    type($(root, "idp-client-id")!, "mcpauth-desktop");
+    type($(root, "idp-client-secret")!, "s3cret");
+    click($(root, "idp-submit")!);
+    const row = await until(
+      () => $$(root, "settings-idp").find((e) => e.textContent?.includes("alice@example.com")),
+      "the signed-in identity provider",
+    );
+    expect(row.textContent).toContain("https://sso.example.com");
+    expect(fake!.callsOf("sign_in_to_identity_provider")[0]?.args).toEqual({
+      options: { issuer: "https://sso.example.com/", client_id: "mcpauth-desktop", client_secret: "s3cret" },
+    });
+    // The secret is not kept in the form.
+    expect(($(root, "idp-client-secret") as HTMLInputElement).value).toBe("");
+    expect($(root, "banner-success")?.textContent).toContain("Signed in at https://sso.example.com as alice@example.com");
+  });
+
+  it("says why a sign-in at the identity provider failed", async () => {
+    const { root } = await boot(
+      {
+        accounts: [],
+        failures: {
+          sign_in_to_identity_provider: { kind: "failure", message: "https://sso.example.com is not an OpenID provider" },
+        },
+      },
+      "#/settings",
+    );
+    type(await el(root, "idp-issuer"), "https://sso.example.com");
+    type($(root, "idp-client-id")!, "mcpauth-desktop");
+    click($(root, "idp-submit")!);
+    expect((await el(root, "idp-form-error")).textContent).toContain("is not an OpenID provider");
+    expect($(root, "settings-idp")).toBeNull();
   });
 
   it("warns about the plaintext store", async () => {

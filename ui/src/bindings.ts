@@ -161,7 +161,42 @@ export type MachineAccountOptions = { mcp_url: string, name: string | null, clie
 /**
  * A PEM or JWK private key's text (read into the redacting newtype).
  */
-private_key: string | null, signing_alg: string | null, scopes: Array<string>, };
+private_key: string | null, signing_alg: string | null, scopes: Array<string>, 
+/**
+ * Tokens from ID-JAGs of this identity provider (organisation sign-in,
+ * SEP-990) instead of client credentials; the client above then
+ * authenticates the JWT bearer grant.
+ */
+idp?: IdentityProvider, };
+
+export type IdentityProvider = { issuer: string, client_id: string, };
+
+export type IdentityProviderOptions = { issuer: string, client_id: string, 
+/**
+ * For a confidential client at the IdP: kept in the keyring.
+ */
+client_secret: string | null, };
+
+export type IdentityProviderView = { issuer: string, client_id: string, 
+/**
+ * Who MCP Auth's sign-in there names (email, else subject); `null` when
+ * it holds none that can be used or renewed.
+ */
+signed_in_as: string | null, 
+/**
+ * The ID token's expiry (Unix seconds); renewed with the refresh token.
+ */
+expires_at: number | null, 
+/**
+ * The servers whose accounts get their tokens through it.
+ */
+servers: Array<string>, };
+
+export type IdpSignInStarted = { issuer: string, authorization_url: string, 
+/**
+ * "opened with …", or why no browser opened.
+ */
+browser: string, };
 
 export type ExportPreview = { target: string, path: string, diff: string, unchanged: boolean, 
 /**
@@ -189,7 +224,12 @@ refresh_skew_secs: number,
  * Start (in the tray) when the user logs in. Read from and written to the
  * system's login items, not only this file.
  */
-start_at_login: boolean, };
+start_at_login: boolean, 
+/**
+ * The identity providers signed in at from Settings. Only the commands
+ * for them change this list; `set_settings` keeps it as it is.
+ */
+identity_providers?: Array<IdentityProvider>, };
 
 export type AppInfo = { version: string, storage_backend: string, home: string, };
 

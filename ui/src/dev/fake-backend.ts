@@ -17,6 +17,8 @@ import type {
   Settings,
   SignInLink,
   SignInOptions,
+  IdentityProviderOptions,
+  IdentityProviderView,
   SignInStarted,
   SignOutResult,
   UpgradeResult,
@@ -45,6 +47,8 @@ export interface FakeOptions {
   failures?: Record<string, AppError>;
   /** Milliseconds every command waits (for the mock page). */
   latency?: number;
+  /** What identity_providers answers; sign_in_to_identity_provider adds to it. */
+  identityProviders?: IdentityProviderView[];
 }
 
 export interface Call {
@@ -69,6 +73,7 @@ export function installFakeBackend(opts: FakeOptions = {}): FakeBackend {
   const accounts: AccountView[] = opts.accounts ?? [];
   let settings: Settings = opts.settings ?? { redirect: "loopback", client_metadata_url: null, refresh_skew_secs: 60, start_at_login: false };
   let pendingLink: SignInLink | null = opts.pendingLink ?? null;
+  const idps: IdentityProviderView[] = opts.identityProviders ?? [];
   let signInCount = 0;
   const calls: Call[] = [];
 
@@ -172,6 +177,30 @@ export function installFakeBackend(opts: FakeOptions = {}): FakeBackend {
       });
       accounts.push(a);
       return structuredClone(a);
+    },
+    identity_providers: () => structuredClone(idps),
+    sign_in_to_identity_provider: async ({ options }) => {
+      const o = options as IdentityProviderOptions;
+      const issuer = o.issuer.replace(/\/+$/, "");
+      await emit("idp-sign-in-started", {
+        issuer,
+        authorization_url: `${issuer}/auth?client_id=${o.client_id}`,
+        browser: "opened with the fake browser",
+      });
+      let idp = idps.find((i) => i.issuer === issuer && i.client_id === o.client_id);
+      if (!idp) {
+        idp = { issuer, client_id: o.client_id, signed_in_as: null, expires_at: null, servers: [] };
+        idps.push(idp);
+      }
+      idp.signed_in_as = "alice@example.com";
+      idp.expires_at = Math.floor(Date.now() / 1000) + 3600;
+      return structuredClone(idp);
+    },
+    forget_identity_provider: ({ provider }) => {
+      const p = provider as { issuer: string; client_id: string };
+      const at = idps.findIndex((i) => i.issuer === p.issuer && i.client_id === p.client_id);
+      if (at >= 0) idps.splice(at, 1);
+      return null;
     },
     set_default: ({ id }) => {
       const a = find(id as string);

@@ -117,7 +117,7 @@ describe("agreement with the backend", () => {
     expect(used.length).toBeGreaterThan(15);
     const caps = JSON.parse(capabilities) as { permissions: string[] };
     for (const cmd of used) {
-      expect(backendLib, `${cmd} registered`).toMatch(new RegExp(`commands::${cmd}\\b`));
+      expect(backendLib, `${cmd} registered`).toMatch(new RegExp(`(commands|idp)::${cmd}\\b`));
       expect(caps.permissions, `${cmd} allowed`).toContain(`allow-${cmd.replace(/_/g, "-")}`);
     }
   });

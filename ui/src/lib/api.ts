@@ -12,6 +12,10 @@ import type {
   DiscoveryPreview,
   DiscoveryStepEvent,
   ExportPreview,
+  IdentityProvider,
+  IdentityProviderOptions,
+  IdentityProviderView,
+  IdpSignInStarted,
   ImportCandidateView,
   MachineAccountOptions,
   Settings,
@@ -66,6 +70,13 @@ export const api = {
   signOut: (id: string) => call<SignOutResult>("sign_out", { id }),
   addMachineAccount: (options: MachineAccountOptions) =>
     call<AccountView>("add_machine_account", { options }),
+  /** The identity providers of Settings, and those accounts sign in through. */
+  identityProviders: () => call<IdentityProviderView[]>("identity_providers"),
+  /** Resolves once the user has signed in there in the browser (or it failed). */
+  signInToIdentityProvider: (options: IdentityProviderOptions) =>
+    call<IdentityProviderView>("sign_in_to_identity_provider", { options }),
+  forgetIdentityProvider: (provider: IdentityProvider) =>
+    call<null>("forget_identity_provider", { provider }),
   setDefault: (id: string) => call<null>("set_default", { id }),
   exportPreview: (target: ExportTarget, id: string, path: string | null = null) =>
     call<ExportPreview>("export_preview", { target, id, path }),
@@ -99,6 +110,7 @@ export interface AppEvents {
   "unsolicited-callback": string;
   "unknown-link": string;
   "discovery-step": DiscoveryStepEvent;
+  "idp-sign-in-started": IdpSignInStarted;
 }
 
 /** Listens to a backend event; resolves to a no-op unlisten when there is no backend. */

@@ -1,6 +1,6 @@
 // What the forms send: pure builders and checks, unit-tested.
 
-import type { MachineAccountOptions, Settings, SignInOptions } from "../bindings";
+import type { IdentityProvider, IdentityProviderOptions, MachineAccountOptions, Settings, SignInOptions } from "../bindings";
 import { isHttpUrl, parseScopes, unique } from "./format";
 
 export type Result<T> = { ok: true; value: T } | { ok: false; error: string };
@@ -70,6 +70,8 @@ export interface MachineForm {
   privateKey: string;
   alg: SigningAlg;
   scopes: string;
+  /** Tokens through this identity provider's ID-JAGs (organisation sign-in). */
+  idp?: IdentityProvider | null;
 }
 
 /** The `add_machine_account` options for a filled-in machine account form. */
@@ -93,7 +95,22 @@ export function machineOptions(form: MachineForm): Result<MachineAccountOptions>
     private_key: hasKey ? form.privateKey : null,
     signing_alg: hasKey && form.alg !== "auto" ? form.alg : null,
     scopes: parseScopes(form.scopes),
+    ...(form.idp ? { idp: form.idp } : {}),
   });
+}
+
+/** The `sign_in_to_identity_provider` options for the Settings form. */
+export function identityProviderOptions(form: {
+  issuer: string;
+  clientId: string;
+  clientSecret: string;
+}): Result<IdentityProviderOptions> {
+  const issuer = form.issuer.trim();
+  if (!issuer) return fail("Enter the identity provider's issuer URL (your administrator has it).");
+  if (!/^https?:\/\//.test(issuer)) return fail("The issuer is a URL: https://…");
+  const clientId = form.clientId.trim();
+  if (!clientId) return fail("Enter MCP Auth's client id at the identity provider.");
+  return ok({ issuer, client_id: clientId, client_secret: form.clientSecret ? form.clientSecret : null });
 }
 
 /** Whether text looks like a PEM private key or a JWK. */
