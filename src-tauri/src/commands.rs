@@ -710,10 +710,12 @@ pub fn set_settings(
             )
         })?;
     }
-    let mut settings = settings;
-    settings.identity_providers = state.settings().identity_providers;
-    state.store_settings(settings.clone())?;
-    Ok(settings)
+    // The identity providers are changed by their own commands only.
+    state.update_settings(|current| {
+        let providers = std::mem::take(&mut current.identity_providers);
+        *current = settings;
+        current.identity_providers = providers;
+    })
 }
 
 #[tauri::command]

@@ -454,6 +454,10 @@ pub struct IdentityProviderView {
     /// The ID token's expiry (Unix seconds); renewed with the refresh token.
     #[ts(type = "number | null")]
     pub expires_at: Option<i64>,
+    /// Where the ID token comes from when it is not MCP Auth's sign-in there
+    /// ("the file …", "the environment variable …", set with `mcpauth login
+    /// --idp --id-token-file/--id-token-env`); `null` for MCP Auth's own.
+    pub id_token_from: Option<String>,
     /// The servers whose accounts get their tokens through it.
     pub servers: Vec<String>,
 }

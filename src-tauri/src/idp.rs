@@ -22,11 +22,9 @@ fn link(idp: &IdentityProvider) -> IdpLink {
     }
 }
 
-fn same(link: &IdpLink, idp: &IdentityProvider) -> bool {
-    link.issuer == idp.issuer && link.client_id == idp.client_id
-}
-
 /// The identity provider's issuer and client as the user typed them, checked.
+/// The issuer is kept exactly (a trailing slash included): discovery compares
+/// it with the one the IdP's metadata names, character for character.
 fn checked(issuer: &str, client_id: &str) -> Result<IdentityProvider> {
     let issuer = issuer.trim();
     mcpauth_core::http::parse_secure("identity provider issuer", issuer)?;
@@ -38,27 +36,39 @@ fn checked(issuer: &str, client_id: &str) -> Result<IdentityProvider> {
         ));
     }
     Ok(IdentityProvider {
-        issuer: issuer.trim_end_matches('/').to_string(),
+        issuer: issuer.to_string(),
         client_id: client_id.to_string(),
     })
 }
 
-/// The servers whose accounts get their tokens through `idp`.
-fn servers_of(state: &AppState, idp: &IdentityProvider) -> Result<Vec<String>> {
+/// The servers whose accounts get their tokens through `link`'s IdP and client.
+fn servers_of(state: &AppState, link: &IdpLink) -> Result<Vec<String>> {
     Ok(state
         .vault
         .list()?
         .into_iter()
-        .filter(|a| matches!(&a.assertion_source, Some(AssertionSource::IdJag(l)) if same(l, idp)))
+        .filter(|a| {
+            matches!(&a.assertion_source, Some(AssertionSource::IdJag(l))
+                if l.issuer == link.issuer && l.client_id == link.client_id)
+        })
         .map(|a| a.server_url)
         .collect())
 }
 
-fn view(state: &AppState, idp: &IdentityProvider) -> Result<IdentityProviderView> {
-    let who = state.vault.idp_signed_in(&link(idp))?;
+fn view(state: &AppState, link: &IdpLink) -> Result<IdentityProviderView> {
+    let id_token_from = match &link.id_token {
+        IdTokenSource::SignIn => None,
+        IdTokenSource::File(path) => Some(format!("the file {}", path.display())),
+        IdTokenSource::Env(name) => Some(format!("the environment variable {name}")),
+    };
+    // Only MCP Auth's own sign-in is looked up in the keyring.
+    let who = match id_token_from {
+        None => state.vault.idp_signed_in(link)?,
+        Some(_) => None,
+    };
     Ok(IdentityProviderView {
-        issuer: idp.issuer.clone(),
-        client_id: idp.client_id.clone(),
+        issuer: link.issuer.clone(),
+        client_id: link.client_id.clone(),
         signed_in_as: who.as_ref().map(|w| {
             w.email
                 .clone()
@@ -66,31 +76,35 @@ fn view(state: &AppState, idp: &IdentityProvider) -> Result<IdentityProviderView
                 .unwrap_or_else(|| "an unnamed user".into())
         }),
         expires_at: who.and_then(|w| w.expires_at),
-        servers: servers_of(state, idp)?,
+        id_token_from,
+        servers: servers_of(state, link)?,
     })
 }
 
 /// The identity providers in the settings, then those that accounts made
-/// with `mcpauth login --idp` sign in through.
+/// with `mcpauth login --idp` get their ID-JAGs from.
 #[tauri::command]
 pub fn identity_providers(state: State<'_, AppState>) -> Result<Vec<IdentityProviderView>> {
-    let mut all = state.settings().identity_providers;
+    let mut all: Vec<IdpLink> = state
+        .settings()
+        .identity_providers
+        .iter()
+        .map(link)
+        .collect();
     for account in state.vault.list()? {
-        if let Some(AssertionSource::IdJag(l)) = &account.assertion_source {
-            if l.id_token == IdTokenSource::SignIn && !all.iter().any(|i| same(l, i)) {
-                all.push(IdentityProvider {
-                    issuer: l.issuer.clone(),
-                    client_id: l.client_id.clone(),
-                });
+        if let Some(AssertionSource::IdJag(l)) = account.assertion_source {
+            if !all.contains(&l) {
+                all.push(l);
             }
         }
     }
-    all.iter().map(|idp| view(&state, idp)).collect()
+    all.iter().map(|l| view(&state, l)).collect()
 }
 
 /// Signs in at the identity provider in the browser (OpenID Connect, PKCE,
 /// a loopback redirect) and adds it to the settings. The URL goes to the
-/// window in an `idp-sign-in-started` event, for when no browser opens.
+/// window in an `idp-sign-in-started` event, for when no browser opens. A
+/// client secret is kept only once the sign-in with it has succeeded.
 #[tauri::command]
 pub async fn sign_in_to_identity_provider(
     app: AppHandle,
@@ -100,15 +114,9 @@ pub async fn sign_in_to_identity_provider(
     let idp = checked(&options.issuer, &options.client_id)?;
     let link = link(&idp);
     let secret = options.client_secret.filter(|s| !s.is_blank());
-    if let Some(secret) = &secret {
-        state
-            .vault
-            .keep_idp_client_secret(&link, Some(secret.secret()))
-            .await?;
-    }
     state
         .vault
-        .sign_in_to_idp(&link, |url| {
+        .sign_in_to_idp(&link, secret.as_ref().map(|s| s.secret()), |url| {
             let browser = match mcpauth_vault::browser::open(url) {
                 Ok(program) => format!("opened with {program}"),
                 Err(e) => format!("could not open a browser ({}); open the link yourself", e.0),
@@ -123,22 +131,23 @@ pub async fn sign_in_to_identity_provider(
             );
         })
         .await?;
-    let mut settings = state.settings();
-    if !settings.identity_providers.contains(&idp) {
-        settings.identity_providers.push(idp.clone());
-        state.store_settings(settings)?;
-    }
-    view(&state, &idp)
+    state.update_settings(|s| {
+        if !s.identity_providers.contains(&idp) {
+            s.identity_providers.push(idp.clone());
+        }
+    })?;
+    view(&state, &link)
 }
 
-/// Removes an identity provider no account gets its tokens through: from the
-/// settings, and its sign-in from the keyring.
+/// Removes an identity provider no account gets its tokens through: its
+/// sign-in from the keyring, then from the settings.
 #[tauri::command]
 pub fn forget_identity_provider(
     state: State<'_, AppState>,
     provider: IdentityProvider,
 ) -> Result<()> {
-    let servers = servers_of(&state, &provider)?;
+    let link = link(&provider);
+    let servers = servers_of(&state, &link)?;
     if !servers.is_empty() {
         return Err(AppError::new(
             "failure",
@@ -149,10 +158,8 @@ pub fn forget_identity_provider(
             ),
         ));
     }
-    let mut settings = state.settings();
-    settings.identity_providers.retain(|i| i != &provider);
-    state.store_settings(settings)?;
-    state.vault.forget_idp(&link(&provider))?;
+    state.vault.forget_idp(&link)?;
+    state.update_settings(|s| s.identity_providers.retain(|i| i != &provider))?;
     Ok(())
 }
 

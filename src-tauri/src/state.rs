@@ -34,9 +34,17 @@ impl AppState {
         })
     }
 
-    /// Writes the settings file, then takes the settings as current.
-    pub fn store_settings(&self, settings: Settings) -> Result<(), crate::dto::AppError> {
-        let json = serde_json::to_vec_pretty(&settings)
+    /// Changes the settings and writes them to the file, under the settings
+    /// lock (so two changes at once cannot undo one another); unchanged if
+    /// the file cannot be written.
+    pub fn update_settings(
+        &self,
+        change: impl FnOnce(&mut Settings),
+    ) -> Result<Settings, crate::dto::AppError> {
+        let mut current = self.settings.lock().unwrap_or_else(|e| e.into_inner());
+        let mut next = current.clone();
+        change(&mut next);
+        let json = serde_json::to_vec_pretty(&next)
             .map_err(|e| crate::dto::AppError::new("failure", e.to_string()))?;
         std::fs::write(&self.settings_path, json).map_err(|e| {
             crate::dto::AppError::new(
@@ -47,8 +55,8 @@ impl AppState {
                 ),
             )
         })?;
-        *self.settings.lock().unwrap_or_else(|e| e.into_inner()) = settings;
-        Ok(())
+        *current = next.clone();
+        Ok(next)
     }
 
     pub fn settings(&self) -> Settings {

@@ -52,6 +52,10 @@ describe('organisation sign-in', () => {
     assert.match(card, /Signed in as alice · its ID token expires in [^;]+; MCP Auth renews it/);
     assert.ok(card.includes('none yet'), card);
     assert.deepEqual((await invoke(b, 'get_settings')).identity_providers, [{ issuer, client_id: 'mcpauth-idp' }]);
+    // Saving the settings form (which knows nothing of them) keeps them.
+    await click(b, 'settings-save');
+    await byTestId(b, 'settings-saved').waitForDisplayed({ timeout: 10_000 });
+    assert.deepEqual((await invoke(b, 'get_settings')).identity_providers, [{ issuer, client_id: 'mcpauth-idp' }]);
     await b.execute(() => document.querySelector('[data-testid="settings-idps"]').scrollIntoView());
     await app.screenshot('settings-identity-provider-signed-in');
 

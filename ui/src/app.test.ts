@@ -619,8 +619,8 @@ describe("machine accounts through an identity provider", () => {
       {
         accounts: [],
         identityProviders: [
-          { issuer: "https://sso.example.com", client_id: "mcpauth-desktop", signed_in_as: "kim@example.com", expires_at: null, servers: [] },
-          { issuer: "https://gone.example.com", client_id: "x", signed_in_as: null, expires_at: null, servers: [] },
+          { issuer: "https://sso.example.com", client_id: "mcpauth-desktop", signed_in_as: "kim@example.com", expires_at: null, id_token_from: null, servers: [] },
+          { issuer: "https://gone.example.com", client_id: "x", signed_in_as: null, expires_at: null, id_token_from: null, servers: [] },
         ],
       },
       "#/machine",
@@ -674,27 +674,33 @@ describe("settings", () => {
         identityProviders: [
           {
             issuer: "https://sso.example.com", client_id: "mcpauth-desktop", signed_in_as: "kim@example.com",
-            expires_at: now + 1800, servers: ["https://a.example/mcp", "https://b.example/mcp"],
+            expires_at: now + 1800, id_token_from: null, servers: ["https://a.example/mcp", "https://b.example/mcp"],
           },
-          { issuer: "https://old-sso.example.com", client_id: "mcpauth", signed_in_as: null, expires_at: null, servers: [] },
+          { issuer: "https://old-sso.example.com", client_id: "mcpauth", signed_in_as: null, expires_at: null, id_token_from: null, servers: [] },
+          {
+            issuer: "https://ci-sso.example.com", client_id: "ci", signed_in_as: null, expires_at: null,
+            id_token_from: "the file /run/sso/id_token", servers: ["https://c.example/mcp"],
+          },
         ],
       },
       "#/settings",
     );
     const shown = await until(() => {
       const rows = [...root.querySelectorAll('[data-testid="settings-idp"]')].map((e) => e.textContent?.replace(/\s+/g, " ") ?? "");
-      return rows.length === 2 && rows;
-    }, "two identity providers");
+      return rows.length === 3 && rows;
+    }, "three identity providers");
     expect(shown[0]).toContain("https://sso.example.com");
     expect(shown[0]).toContain("mcpauth-desktop");
     expect(shown[0]).toContain("as kim@example.com · its ID token");
-    expect(shown[0]).toContain("its ID token expires in 30 min; MCP Auth renews it");
+    expect(shown[0]).toMatch(/its ID token expires in \d+ min; MCP Auth renews it/);
     expect(shown[0]).toContain("https://a.example/mcp, https://b.example/mcp");
     expect(shown[0]).toContain("Sign in again");
     expect(shown[0]).not.toContain("Remove");
     expect(shown[1]).toContain("not signed in");
     expect(shown[1]).toContain("none yet");
     expect(shown[1]).toContain("Remove");
+    expect(shown[2]).toContain("ID token read from the file /run/sso/id_token at every exchange");
+    expect(shown[2]).not.toContain("Sign in");
   });
 
   it("signs in at a new identity provider from the form and lists it", async () => {
@@ -710,13 +716,13 @@ describe("settings", () => {
       () => $$(root, "settings-idp").find((e) => e.textContent?.includes("alice@example.com")),
       "the signed-in identity provider",
     );
-    expect(row.textContent).toContain("https://sso.example.com");
+    expect(row.textContent).toContain("https://sso.example.com/");
     expect(fake!.callsOf("sign_in_to_identity_provider")[0]?.args).toEqual({
       options: { issuer: "https://sso.example.com/", client_id: "mcpauth-desktop", client_secret: "s3cret" },
     });
     // The secret is not kept in the form.
     expect(($(root, "idp-client-secret") as HTMLInputElement).value).toBe("");
-    expect($(root, "banner-success")?.textContent).toContain("Signed in at https://sso.example.com as alice@example.com");
+    expect($(root, "banner-success")?.textContent).toContain("Signed in at https://sso.example.com/ as alice@example.com");
   });
 
   it("says why a sign-in at the identity provider failed", async () => {
@@ -733,7 +739,6 @@ describe("settings", () => {
     type($(root, "idp-client-id")!, "mcpauth-desktop");
     click($(root, "idp-submit")!);
     expect((await el(root, "idp-form-error")).textContent).toContain("is not an OpenID provider");
-    expect($(root, "settings-idp")).toBeNull();
   });
 
   it("warns about the plaintext store", async () => {

@@ -188,6 +188,12 @@ signed_in_as: string | null,
  */
 expires_at: number | null, 
 /**
+ * Where the ID token comes from when it is not MCP Auth's sign-in there
+ * ("the file …", "the environment variable …", set with `mcpauth login
+ * --idp --id-token-file/--id-token-env`); `null` for MCP Auth's own.
+ */
+id_token_from: string | null, 
+/**
  * The servers whose accounts get their tokens through it.
  */
 servers: Array<string>, };

@@ -85,7 +85,7 @@ pub async fn sign_in(vault: &Vault, link: &IdpLink) -> Result<(), Failure> {
         link.issuer, link.client_id
     );
     let who = vault
-        .sign_in_to_idp(link, |url| {
+        .sign_in_to_idp(link, None, |url| {
             match browser::open(url) {
                 Ok(program) => eprintln!(
                     "Opened the sign-in page with {program}; waiting for you to approve (Ctrl-C to cancel)…"

@@ -203,14 +203,20 @@ impl Vault {
     /// Signs in at the IdP in the browser (OpenID Connect, authorization code
     /// with PKCE, a loopback redirect), and keeps the ID token and refresh
     /// token. `open` is given the URL to show the user (it opens the browser
-    /// or prints it). Nothing is kept unless the IdP answered with an ID token.
+    /// or prints it). `secret`, for a confidential client, is used for this
+    /// sign-in and kept with its grant only if it succeeds (else the kept one
+    /// is used). Nothing is kept unless the IdP answered with an ID token.
     pub async fn sign_in_to_idp(
         &self,
         link: &IdpLink,
+        secret: Option<&str>,
         open: impl FnOnce(&url::Url),
     ) -> Result<IdpIdentity> {
         let metadata = self.idp_metadata(link).await?;
         let mut grant = self.idp_grant(link)?;
+        if let Some(secret) = secret {
+            grant.client_secret = Some(secret.to_string());
+        }
         let client = self.idp_client(link, &grant);
         let listener = LoopbackListener::bind(LoopbackHost::Ip, 0).await?;
         let scopes = Scopes::parse(IDP_SCOPES)
@@ -245,8 +251,12 @@ impl Vault {
                 )));
             };
             let _lock = self.lock_account(&link.lock_name()).await?;
-            // The client secret as it is now (kept while the browser was open).
-            grant.client_secret = self.idp_grant(link)?.client_secret.clone();
+            // The secret this sign-in used, else the kept one as it is now
+            // (it may have been kept while the browser was open).
+            grant.client_secret = match secret {
+                Some(secret) => Some(secret.to_string()),
+                None => self.idp_grant(link)?.client_secret.clone(),
+            };
             grant.id_token = Some(id_token.secret().to_string());
             grant.refresh_token = tokens.refresh_token.map(|r| r.secret().to_string());
             self.write_secret_json(&link.secret_key(), &grant)?;

@@ -181,7 +181,7 @@ export function installFakeBackend(opts: FakeOptions = {}): FakeBackend {
     identity_providers: () => structuredClone(idps),
     sign_in_to_identity_provider: async ({ options }) => {
       const o = options as IdentityProviderOptions;
-      const issuer = o.issuer.replace(/\/+$/, "");
+      const issuer = o.issuer.trim();
       await emit("idp-sign-in-started", {
         issuer,
         authorization_url: `${issuer}/auth?client_id=${o.client_id}`,
@@ -189,7 +189,7 @@ export function installFakeBackend(opts: FakeOptions = {}): FakeBackend {
       });
       let idp = idps.find((i) => i.issuer === issuer && i.client_id === o.client_id);
       if (!idp) {
-        idp = { issuer, client_id: o.client_id, signed_in_as: null, expires_at: null, servers: [] };
+        idp = { issuer, client_id: o.client_id, signed_in_as: null, expires_at: null, id_token_from: null, servers: [] };
         idps.push(idp);
       }
       idp.signed_in_as = "alice@example.com";
