@@ -3,7 +3,7 @@
 //! client only; the grant is in the keyring), and the accounts that get their
 //! tokens through them.
 
-use mcpauth_vault::{AssertionSource, IdTokenSource, IdpLink};
+use mcpauth_vault::{Account, AssertionSource, IdTokenSource, IdpLink};
 use tauri::{AppHandle, Emitter, State};
 
 use crate::dto::{
@@ -41,21 +41,19 @@ fn checked(issuer: &str, client_id: &str) -> Result<IdentityProvider> {
     })
 }
 
-/// The servers whose accounts get their tokens through `link`'s IdP and client.
-fn servers_of(state: &AppState, link: &IdpLink) -> Result<Vec<String>> {
-    Ok(state
-        .vault
-        .list()?
-        .into_iter()
+/// The servers of `accounts` that get their tokens through `link`'s IdP and client.
+fn servers_of(accounts: &[Account], link: &IdpLink) -> Vec<String> {
+    accounts
+        .iter()
         .filter(|a| {
             matches!(&a.assertion_source, Some(AssertionSource::IdJag(l))
                 if l.issuer == link.issuer && l.client_id == link.client_id)
         })
-        .map(|a| a.server_url)
-        .collect())
+        .map(|a| a.server_url.clone())
+        .collect()
 }
 
-fn view(state: &AppState, link: &IdpLink) -> Result<IdentityProviderView> {
+fn view(state: &AppState, accounts: &[Account], link: &IdpLink) -> Result<IdentityProviderView> {
     let id_token_from = match &link.id_token {
         IdTokenSource::SignIn => None,
         IdTokenSource::File(path) => Some(format!("the file {}", path.display())),
@@ -77,7 +75,7 @@ fn view(state: &AppState, link: &IdpLink) -> Result<IdentityProviderView> {
         }),
         expires_at: who.and_then(|w| w.expires_at),
         id_token_from,
-        servers: servers_of(state, link)?,
+        servers: servers_of(accounts, link),
     })
 }
 
@@ -85,20 +83,21 @@ fn view(state: &AppState, link: &IdpLink) -> Result<IdentityProviderView> {
 /// with `mcpauth login --idp` get their ID-JAGs from.
 #[tauri::command]
 pub fn identity_providers(state: State<'_, AppState>) -> Result<Vec<IdentityProviderView>> {
+    let accounts = state.vault.list()?;
     let mut all: Vec<IdpLink> = state
         .settings()
         .identity_providers
         .iter()
         .map(link)
         .collect();
-    for account in state.vault.list()? {
-        if let Some(AssertionSource::IdJag(l)) = account.assertion_source {
-            if !all.contains(&l) {
-                all.push(l);
+    for account in &accounts {
+        if let Some(AssertionSource::IdJag(l)) = &account.assertion_source {
+            if !all.contains(l) {
+                all.push(l.clone());
             }
         }
     }
-    all.iter().map(|l| view(&state, l)).collect()
+    all.iter().map(|l| view(&state, &accounts, l)).collect()
 }
 
 /// Signs in at the identity provider in the browser (OpenID Connect, PKCE,
@@ -136,7 +135,7 @@ pub async fn sign_in_to_identity_provider(
             s.identity_providers.push(idp.clone());
         }
     })?;
-    view(&state, &link)
+    view(&state, &state.vault.list()?, &link)
 }
 
 /// Removes an identity provider no account gets its tokens through: its
@@ -147,7 +146,7 @@ pub fn forget_identity_provider(
     provider: IdentityProvider,
 ) -> Result<()> {
     let link = link(&provider);
-    let servers = servers_of(&state, &link)?;
+    let servers = servers_of(&state.vault.list()?, &link);
     if !servers.is_empty() {
         return Err(AppError::new(
             "failure",
