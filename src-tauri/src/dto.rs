@@ -122,6 +122,9 @@ pub struct AccountView {
     #[ts(type = "number | null")]
     pub next_refresh_at: Option<i64>,
     pub has_refresh_token: bool,
+    /// The account whose sign-in this one shares (its refresh token, asked
+    /// for this account's server: RFC 8707 §2.2).
+    pub grant_holder: Option<String>,
     pub is_default: bool,
     /// Workload identity (JWT bearer): where each token request reads the
     /// platform's JWT.
@@ -207,6 +210,7 @@ impl AccountView {
             last_refresh_at: a.last_refresh_at,
             next_refresh_at: a.next_refresh_at(min_skew),
             has_refresh_token: a.has_refresh_token,
+            grant_holder: a.grant_holder.clone(),
             is_default: a.is_default,
             assertion_source: a.assertion_source.as_ref().map(Into::into),
         }

@@ -68,6 +68,14 @@ export async function createClients() {
       token_endpoint_auth_method: 'none',
       grant_types: ['authorization_code', 'refresh_token'],
     },
+    // Its grants cover every MCP server on this authorization server (see
+    // `issuerWideGrants` in createProvider).
+    {
+      ...userClient,
+      client_id: 'mcpauth-shared',
+      token_endpoint_auth_method: 'none',
+      grant_types: ['authorization_code', 'refresh_token'],
+    },
     {
       ...userClient,
       client_id: 'mcpauth-basic',
@@ -153,6 +161,7 @@ export async function createClients() {
 
   const described = {
     public: { client_id: 'mcpauth-public' },
+    shared: { client_id: 'mcpauth-shared' },
     basic: { client_id: 'mcpauth-basic', client_secret: basicSecret },
     post: { client_id: 'mcpauth-post', client_secret: postSecret },
     es256: {
@@ -368,6 +377,21 @@ export async function createProvider({
     });
   }
   shortenDevicePolling(provider);
+
+  // One sign-in for every MCP server here, for the client `mcpauth-shared`:
+  // its authorization requests ask for every resource this server issues
+  // tokens for, so the grant, and its refresh token, covers all of them and
+  // a refresh for another server's resource is accepted (RFC 8707 §2.2), as
+  // at providers whose consent covers a whole tenant. Every other client
+  // keeps oidc-provider's own policy: a refresh token serves the resources
+  // its authorization request named, and no other.
+  provider.use(async (ctx, next) => {
+    if (ctx.method === 'GET' && ctx.path === '/auth' && ctx.query.client_id === 'mcpauth-shared') {
+      const asked = [].concat(ctx.query.resource ?? []);
+      ctx.query = { ...ctx.query, resource: [...new Set([...asked, ...resources()])] };
+    }
+    await next();
+  });
 
   // Dynamically registered clients match redirect URIs exactly, port
   // included, as many deployed servers do (oidc-provider alone would let a

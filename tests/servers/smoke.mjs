@@ -447,6 +447,23 @@ await step('5. refresh rotation', async () => {
   });
   findings.refreshAfterInvalidTarget = { status: burnt.status, body: burnt.json };
   check(burnt.status === 400 && burnt.json.error === 'invalid_grant', 'QUIRK: the refresh token is consumed by the invalid_target attempt', burnt.text);
+
+  // The client whose grants cover every MCP server here (as.mjs,
+  // issuerWideGrants): its refresh token serves another resource, and the
+  // rotated one keeps serving the first.
+  const sc = await authorize(mainMeta, { clientId: 'mcpauth-shared', redirectUri: REDIRECT, scope: 'mcp:read', resource: env.mcp.current });
+  const shared = (await tokenRequest(mainMeta, {
+    grant_type: 'authorization_code', code: sc.code, redirect_uri: REDIRECT, code_verifier: sc.verifier, client_id: 'mcpauth-shared', resource: env.mcp.current,
+  })).json;
+  check(decodeJwt(shared.access_token).aud === env.mcp.current, 'shared client: the code gives a token for the resource asked', shared);
+  const across = await tokenRequest(mainMeta, {
+    grant_type: 'refresh_token', refresh_token: shared.refresh_token, client_id: 'mcpauth-shared', resource: env.mcp.legacy,
+  });
+  check(across.status === 200 && decodeJwt(across.json.access_token).aud === env.mcp.legacy && across.json.refresh_token, 'shared client: refresh for another resource -> 200, aud that resource', across.text);
+  const back = await tokenRequest(mainMeta, {
+    grant_type: 'refresh_token', refresh_token: across.json.refresh_token, client_id: 'mcpauth-shared', resource: env.mcp.current,
+  });
+  check(back.status === 200 && decodeJwt(back.json.access_token).aud === env.mcp.current, 'shared client: the rotated refresh token serves the first resource', back.text);
 });
 
 let ccToken;

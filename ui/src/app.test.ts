@@ -415,6 +415,27 @@ describe("import", () => {
 });
 
 describe("account detail", () => {
+  it("says whose refresh token an account that shares a sign-in uses, and lets it refresh", async () => {
+    const holder = fx.sampleAccounts()[0]!;
+    const shared = fx.account({
+      id: "s4a2e3d0",
+      name: "second tools",
+      server_url: "https://mcp2.example.com/mcp",
+      resource: "https://mcp2.example.com/mcp",
+      has_refresh_token: false,
+      grant_holder: holder.id,
+      is_default: true,
+    });
+    const { root } = await boot({ accounts: [holder, shared] }, `#/account/${shared.id}`);
+    await el(root, "detail-header");
+    const row = await el(root, "token-has-refresh");
+    expect(row.textContent).toContain(`uses the refresh token of ${holder.name}`);
+    expect(row.textContent).toContain(`whose sign-in at ${holder.issuer} it shares`);
+    const refresh = $$(root, "detail-refresh")[0] as HTMLButtonElement | undefined;
+    expect(refresh, "a refresh button").toBeDefined();
+    expect(refresh!.disabled, "it can refresh through the holder").toBe(false);
+  });
+
   const open = async (opts: FakeOptions = {}) => {
     const b = await boot({ accounts: fx.sampleAccounts(), ...opts }, "#/account/a1b2c3d4");
     await el(b.root, "detail-header");

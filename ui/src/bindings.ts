@@ -44,7 +44,12 @@ kind: string, server_url: string, resource: string, issuer: string, subject: str
 /**
  * pre_registered, metadata_document or dynamic
  */
-registration: string, client_auth: string, status: StatusView, granted_scopes: Array<string>, offered_scopes: Array<string>, requested_scopes: Array<string>, token_type: string, expires_at: number | null, issued_at: number | null, last_refresh_at: number | null, next_refresh_at: number | null, has_refresh_token: boolean, is_default: boolean, 
+registration: string, client_auth: string, status: StatusView, granted_scopes: Array<string>, offered_scopes: Array<string>, requested_scopes: Array<string>, token_type: string, expires_at: number | null, issued_at: number | null, last_refresh_at: number | null, next_refresh_at: number | null, has_refresh_token: boolean, 
+/**
+ * The account whose sign-in this one shares (its refresh token, asked
+ * for this account's server: RFC 8707 §2.2).
+ */
+grant_holder: string | null, is_default: boolean, 
 /**
  * Workload identity (JWT bearer): where each token request reads the
  * platform's JWT.

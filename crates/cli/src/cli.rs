@@ -218,6 +218,16 @@ pub struct LoginArgs {
     /// approve on any device's browser, then wait. For servers that offer it.
     #[arg(long, conflicts_with_all = ["no_browser", "redirect", "port"])]
     pub device: bool,
+    /// Add the server with the sign-in of this account (id or name) at the
+    /// same authorization server, without a browser: its refresh token is
+    /// asked for the new server (RFC 8707 §2.2). Once the authorization server
+    /// accepted that, later servers there are added so without this flag.
+    #[arg(long, conflicts_with_all = ["device", "separate_sign_in"])]
+    pub through: Option<String>,
+    /// Sign in through the browser even where a sign-in at the same
+    /// authorization server could be shared (to sign in as someone else).
+    #[arg(long)]
+    pub separate_sign_in: bool,
     #[arg(long, value_enum, default_value_t = Grant::AuthorizationCode)]
     pub grant: Grant,
     #[command(flatten)]

@@ -8,7 +8,7 @@ use mcpauth_core::scopes::Scopes;
 use mcpauth_vault::model::now_secs;
 use mcpauth_vault::{
     Account, AssertionSource, ClientChoice, ClientCredential, MachineAccountRequest, RedirectMode,
-    SignInRequest, UpgradeOutcome, Vault,
+    SharedSignIn, SignInRequest, UpgradeOutcome, Vault,
 };
 use tokio::io::AsyncBufReadExt;
 
@@ -205,6 +205,32 @@ pub async fn interactive_sign_in(
     Ok(account)
 }
 
+/// A new server's sign-in: with the sign-in of an account at the same
+/// authorization server where it can be shared (`through` names it; without,
+/// only where that server accepted it before), else in the browser.
+pub async fn shared_or_browser(
+    vault: &Vault,
+    request: SignInRequest,
+    through: Option<&str>,
+    no_browser: bool,
+) -> Result<Account, Failure> {
+    match vault.sign_in_with_shared_grant(&request, through).await? {
+        SharedSignIn::Added { account, holder } => {
+            eprintln!(
+                "Signed in with the sign-in of account {} ({}) at {}, without a browser; its refresh token stays with that account.",
+                holder.id, holder.name, holder.issuer
+            );
+            return Ok(*account);
+        }
+        SharedSignIn::NotTried(Some(why)) => eprintln!("Signing in through the browser: {why}."),
+        SharedSignIn::NotTried(None) => {}
+        SharedSignIn::Refused { reason, holder } => {
+            eprintln!("The sign-in of account {} was not accepted for this server ({reason}); signing in through the browser.", holder.id);
+        }
+    }
+    interactive_sign_in(vault, request, no_browser).await
+}
+
 fn describe(account: &Account) -> String {
     let expiry = account
         .expires_at
@@ -240,6 +266,12 @@ pub async fn login(args: LoginArgs) -> Result<(), Failure> {
         return Err(Failure::new(
             exit::FAILURE,
             "--idp gets tokens with ID-JAGs from your identity provider; it does not go with --device or --grant client-credentials",
+        ));
+    }
+    if args.through.is_some() && (idp.is_some() || args.grant != Grant::AuthorizationCode) {
+        return Err(Failure::new(
+            exit::FAILURE,
+            "--through shares a person's sign-in; it does not go with --idp or --grant client-credentials or jwt-bearer",
         ));
     }
     let vault = open_vault()?;
@@ -355,7 +387,11 @@ pub async fn login(args: LoginArgs) -> Result<(), Failure> {
                 account: None,
                 probe: None,
             };
-            interactive_sign_in(&vault, request, args.no_browser).await?
+            if args.separate_sign_in {
+                interactive_sign_in(&vault, request, args.no_browser).await?
+            } else {
+                shared_or_browser(&vault, request, args.through.as_deref(), args.no_browser).await?
+            }
         }
     };
     if args.json {

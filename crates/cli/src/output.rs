@@ -353,11 +353,22 @@ pub fn status(selector: Option<&str>, json: bool) -> Result<(), Failure> {
                 "  bound to:        this device's DPoP key (thumbprint {jkt}), kept in the keyring; use it through `mcpauth proxy`"
             );
         }
-        let _ = writeln!(
-            out,
-            "  refresh token:   {}",
-            if a.has_refresh_token { "yes" } else { "no" }
-        );
+        match &a.grant_holder {
+            Some(holder) => {
+                let _ = writeln!(
+                    out,
+                    "  refresh token:   account {holder}'s, whose sign-in at {} this account shares",
+                    a.issuer
+                );
+            }
+            None => {
+                let _ = writeln!(
+                    out,
+                    "  refresh token:   {}",
+                    if a.has_refresh_token { "yes" } else { "no" }
+                );
+            }
+        }
         let _ = writeln!(out, "  last refresh:    {}", when(a.last_refresh_at));
         let _ = writeln!(
             out,

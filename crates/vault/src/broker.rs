@@ -74,7 +74,7 @@ pub enum UpgradeOutcome {
 }
 
 /// An activity entry carrying the HTTP exchanges this task made since the last entry.
-fn activity(kind: &str, summary: impl Into<String>) -> Activity {
+pub(crate) fn activity(kind: &str, summary: impl Into<String>) -> Activity {
     activity_with(kind, summary, crate::exchanges::take())
 }
 
@@ -93,7 +93,11 @@ fn activity_with(
     }
 }
 
-fn error_activity(kind: &str, summary: impl Into<String>, e: &mcpauth_core::Error) -> Activity {
+pub(crate) fn error_activity(
+    kind: &str,
+    summary: impl Into<String>,
+    e: &mcpauth_core::Error,
+) -> Activity {
     let (error, description) = match e {
         mcpauth_core::Error::TokenRefused { response, .. }
         | mcpauth_core::Error::RegistrationRefused { response, .. }
@@ -164,7 +168,7 @@ fn bundle_from(
 }
 
 /// The record's token facts mirror the bundle.
-fn mirror(account: &mut Account, bundle: &TokenBundle) {
+pub(crate) fn mirror(account: &mut Account, bundle: &TokenBundle) {
     account.granted_scopes = bundle.scopes.clone();
     account.token_type = bundle.token_type.clone();
     account.expires_at = bundle.expires_at;
@@ -195,6 +199,8 @@ pub(crate) struct NewAccount<'a> {
     pub discovery_exchanges: Vec<crate::exchanges::Exchange>,
     /// A workload identity account's assertion source.
     pub assertion_source: Option<&'a crate::workload::AssertionSource>,
+    /// The account whose sign-in it shares (crate::shared_grant).
+    pub grant_holder: Option<&'a Account>,
 }
 
 impl Vault {
@@ -248,6 +254,7 @@ impl Vault {
             generation: 0,
             assertion_source: new.assertion_source.cloned(),
             dpop_jkt: None,
+            grant_holder: new.grant_holder.map(|h| h.id.clone()),
         };
         if let Err(e) = self.keep_dpop_key(&mut account, new.client.dpop.as_ref()) {
             self.forget_bundle(&id);
@@ -259,6 +266,12 @@ impl Vault {
         let discovery_json =
             serde_json::to_string(new.discovery).map_err(|e| Error::Invalid(e.to_string()))?;
         let summary = match new.kind {
+            AccountKind::User if new.grant_holder.is_some() => format!(
+                "signed in with the sign-in of {} at {}, no browser: its refresh token was accepted for this server ({})",
+                new.grant_holder.map(|h| h.name.as_str()).unwrap_or_default(),
+                account.issuer,
+                account.granted_scopes
+            ),
             AccountKind::User => format!(
                 "signed in at {} ({})",
                 account.issuer, account.granted_scopes
@@ -311,7 +324,7 @@ impl Vault {
     }
 
     /// Replaces an account's tokens (refresh, re-authorization): bundle, then record.
-    fn replace_tokens(
+    pub(crate) fn replace_tokens(
         &self,
         account: &Account,
         tokens: &TokenResponse,
@@ -591,6 +604,11 @@ impl Vault {
         account: &Account,
         bundle: Option<&TokenBundle>,
     ) -> Result<Account> {
+        if let (AccountKind::User, Some(holder)) = (&account.kind, &account.grant_holder) {
+            return self
+                .refresh_with_shared_grant(account, holder, bundle)
+                .await;
+        }
         let discovery = self.discovery(&account.id)?;
         let client = self.client_of(account)?;
         let refresh_token = bundle.and_then(|b| b.refresh_token.clone());
@@ -840,6 +858,7 @@ impl Vault {
             self.secrets.delete(&Self::dpop_key_name(&account.id))?;
         }
         self.db().delete(&account.id)?;
+        self.end_shared_grants(&account, "signed out")?;
         Ok(report)
     }
 
@@ -987,6 +1006,17 @@ impl Vault {
         moved: Option<Moved<'_>>,
     ) -> Result<Account> {
         let previous = self.read_bundle(&account.id)?;
+        // A grant of its own now: it no longer shares another account's,
+        // and the accounts that shared its old one sign in again.
+        let own = Account {
+            grant_holder: None,
+            ..account.clone()
+        };
+        if account.grant_holder.is_some() {
+            self.db().set_grant_holder(&account.id, None)?;
+        }
+        self.end_shared_grants(account, "signed in again")?;
+        let account = &own;
         if let Some(moved) = moved {
             return self.store_moved(account, tokens, previous.as_ref(), requested, moved);
         }

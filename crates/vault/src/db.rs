@@ -65,6 +65,20 @@ const MIGRATIONS: &[&str] = &[
     // 5: the thumbprint (RFC 7638) of the account's DPoP key, whose private
     // half is in the keyring; NULL for an account without one.
     "ALTER TABLE accounts ADD COLUMN dpop_jkt TEXT;",
+    // 6: one sign-in per authorization server (RFC 8707 §2.2). An account
+    // whose tokens come from another account's refresh token, for its own
+    // resource, names that account (it holds no refresh token itself); and,
+    // per authorization server and client, whether such a refresh was
+    // accepted or refused, so a server that refused is not asked again.
+    "ALTER TABLE accounts ADD COLUMN grant_holder TEXT;
+     CREATE TABLE shared_grants (
+        issuer TEXT NOT NULL,
+        client_id TEXT NOT NULL,
+        accepted INTEGER NOT NULL,
+        detail TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        PRIMARY KEY (issuer, client_id)
+     );",
 ];
 
 /// The open database.
@@ -76,7 +90,7 @@ pub struct Db {
 const COLUMNS: &str = "id, name, kind, server_url, resource, issuer, client_id, registration, client_auth, \
     signing_alg, redirect_uri, subject, requested_scopes, granted_scopes, offered_scopes, token_type, \
     expires_at, issued_at, has_refresh_token, status_json, last_refresh_at, is_default, created_at, \
-    updated_at, generation, assertion_source, dpop_jkt";
+    updated_at, generation, assertion_source, dpop_jkt, grant_holder";
 
 fn enum_to_sql<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_value(v)
@@ -96,6 +110,7 @@ fn account_from_row(row: &Row<'_>) -> rusqlite::Result<Account> {
     let dpop_jkt = row.get(26)?;
     Ok(Account {
         dpop_jkt,
+        grant_holder: row.get(27)?,
         id: row.get(0)?,
         name: row.get(1)?,
         kind: enum_from_sql::<AccountKind>(&row.get::<_, String>(2)?)?,
@@ -301,7 +316,7 @@ impl Db {
             )
             .map_err(|e| Error::db(&self.path, e))?;
         tx.execute(
-            &format!("INSERT INTO accounts ({COLUMNS}, discovery_json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28)"),
+            &format!("INSERT INTO accounts ({COLUMNS}, discovery_json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29)"),
             params![
                 account.id,
                 account.name,
@@ -333,6 +348,7 @@ impl Db {
                     .as_ref()
                     .and_then(|s| serde_json::to_string(s).ok()),
                 account.dpop_jkt,
+                account.grant_holder,
                 discovery_json,
             ],
         )
@@ -400,6 +416,49 @@ impl Db {
                 params![id, jkt, now_secs()],
             )
             .map_err(|e| Error::db(&self.path, e))?;
+        Ok(())
+    }
+
+    /// Links an account to the account whose sign-in it shares, or (`None`)
+    /// unlinks it.
+    pub fn set_grant_holder(&mut self, id: &str, holder: Option<&str>) -> Result<()> {
+        self.conn
+            .execute(
+                "UPDATE accounts SET grant_holder = ?2, updated_at = ?3 WHERE id = ?1",
+                params![id, holder, now_secs()],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// Whether the authorization server accepted (`Some(true)`) or refused a
+    /// refresh token of this client for another resource, with what it said.
+    pub fn shared_grant(&self, issuer: &str, client_id: &str) -> Result<Option<(bool, String)>> {
+        self.conn
+            .query_row(
+                "SELECT accepted, detail FROM shared_grants WHERE issuer = ?1 AND client_id = ?2",
+                [issuer, client_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    /// Records what the authorization server did with such a refresh.
+    pub fn set_shared_grant(
+        &mut self,
+        issuer: &str,
+        client_id: &str,
+        accepted: bool,
+        detail: &str,
+    ) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT INTO shared_grants (issuer, client_id, accepted, detail, at) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (issuer, client_id) DO UPDATE SET accepted = ?3, detail = ?4, at = ?5",
+                params![issuer, client_id, accepted, detail, now_secs()],
+            )
+            .map_err(|e| self.err(e))?;
         Ok(())
     }
 

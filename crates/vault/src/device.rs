@@ -157,6 +157,7 @@ impl Vault {
             tokens: &tokens,
             discovery_exchanges: sign_in.exchanges,
             assertion_source: None,
+            grant_holder: None,
         })
     }
 }

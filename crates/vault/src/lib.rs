@@ -17,6 +17,7 @@ pub mod links;
 pub mod model;
 pub mod scheduler;
 pub mod secrets;
+mod shared_grant;
 mod signin;
 pub mod workload;
 
@@ -36,6 +37,7 @@ pub use device::{DeviceSignIn, DeviceSignInRequest};
 pub use error::{Error, Result};
 pub use idp::{IdTokenSource, IdpIdentity, IdpLink};
 pub use model::{Account, AccountKind, AccountStatus, Activity, ClientCredential, TokenBundle};
+pub use shared_grant::SharedSignIn;
 pub use signin::{ClientChoice, MachineAccountRequest, RedirectMode, SignIn, SignInRequest};
 pub use workload::AssertionSource;
 

@@ -107,6 +107,12 @@ pub struct Account {
     /// tokens work only with proofs of that key: they are bound to this device.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dpop_jkt: Option<String>,
+    /// The account whose sign-in this one shares (one refresh token at one
+    /// authorization server, asked for this account's resource: RFC 8707
+    /// §2.2). Its refresh token stays with that account alone, since the
+    /// server may rotate it on every use.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grant_holder: Option<String>,
 }
 
 impl Account {

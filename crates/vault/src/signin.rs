@@ -494,6 +494,7 @@ impl Vault {
                 tokens: &done.tokens,
                 discovery_exchanges: context.exchanges.clone(),
                 assertion_source: None,
+                grant_holder: None,
             }),
         }
     }
@@ -612,6 +613,7 @@ impl Vault {
             tokens: &tokens,
             discovery_exchanges,
             assertion_source: request.assertion.as_ref(),
+            grant_holder: None,
         })
     }
 }

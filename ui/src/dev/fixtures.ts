@@ -39,6 +39,7 @@ export function account(over: Partial<AccountView> = {}): AccountView {
     last_refresh_at: NOW - 600,
     next_refresh_at: NOW + 2640,
     has_refresh_token: true,
+    grant_holder: null,
     is_default: true,
     assertion_source: null,
     ...over,

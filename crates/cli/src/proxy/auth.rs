@@ -357,9 +357,15 @@ impl Auth {
                     probe: Some(probe),
                     ..Default::default()
                 };
-                interactive_sign_in(&self.vault, request, false)
-                    .await
-                    .map_err(|f| f.message)
+                match account {
+                    // A new server: with a sign-in its authorization server
+                    // accepted for another server before, no browser.
+                    None => {
+                        crate::login::shared_or_browser(&self.vault, request, None, false).await
+                    }
+                    Some(_) => interactive_sign_in(&self.vault, request, false).await,
+                }
+                .map_err(|f| f.message)
             }
         };
         match result {
