@@ -405,7 +405,14 @@ pub async fn logout(selector: &str, json: bool) -> Result<(), Failure> {
             "access_token": describe(&report.access_token),
             "fully_revoked": report.fully_revoked(),
             "deleted": true,
+            "shared_sign_in_ended": report.shared_ended,
         }));
+    }
+    if !report.shared_ended.is_empty() {
+        eprintln!(
+            "These accounts shared its sign-in and now need one of their own (mcpauth login <url>): {}",
+            report.shared_ended.join(", ")
+        );
     }
     if !report.revocation_supported {
         eprintln!("Signed out of {}; the authorization server offers no revocation, so the tokens stay valid there until they expire.", report.account);

@@ -43,6 +43,9 @@ pub struct SignOutReport {
     /// `None` when there was no such token; `Some(Ok)` revoked; `Some(Err(why))` not revoked.
     pub refresh_token: Option<std::result::Result<(), String>>,
     pub access_token: Option<std::result::Result<(), String>>,
+    /// The accounts that shared this account's sign-in, which now need one
+    /// of their own.
+    pub shared_ended: Vec<String>,
 }
 
 /// "revoked", "none held" or "not revoked: <why>", for one token of a sign-out.
@@ -499,6 +502,7 @@ impl Vault {
         if let Some(bundle) = bundle.as_ref().filter(|b| {
             b.expiry_assumed
                 && b.refresh_token.is_none()
+                && account.grant_holder.is_none()
                 && account.kind == AccountKind::User
                 && matches!(freshness, Freshness::IfDue)
         }) {
@@ -823,8 +827,19 @@ impl Vault {
             revocation_supported: false,
             refresh_token: None,
             access_token: None,
+            shared_ended: Vec::new(),
         };
         match (self.discovery(&account.id), self.client_of(&account)) {
+            // Its access token comes from another account's grant: revoking
+            // it may end that grant too (RFC 7009 §2.1), so it is left to
+            // expire.
+            (Ok(_), Ok(_)) if account.grant_holder.is_some() => {
+                report.revocation_supported = true;
+                report.access_token = Some(Err(format!(
+                    "left to expire: revoking it could end the sign-in of account {}, whose grant it shares",
+                    account.grant_holder.as_deref().unwrap_or_default()
+                )));
+            }
             (Ok(discovery), Ok(client)) => {
                 let rt = bundle
                     .as_ref()
@@ -858,7 +873,7 @@ impl Vault {
             self.secrets.delete(&Self::dpop_key_name(&account.id))?;
         }
         self.db().delete(&account.id)?;
-        self.end_shared_grants(&account, "signed out")?;
+        report.shared_ended = self.end_shared_grants(&account, "signed out")?;
         Ok(report)
     }
 
@@ -1015,7 +1030,18 @@ impl Vault {
         if account.grant_holder.is_some() {
             self.db().set_grant_holder(&account.id, None)?;
         }
-        self.end_shared_grants(account, "signed in again")?;
+        // The accounts that shared its grant keep sharing the new one, from
+        // the same client at the same server for the same person; else
+        // they sign in again.
+        let another_person = subject_of(tokens)
+            .is_some_and(|s| account.subject.as_ref().is_some_and(|was| *was != s));
+        if another_person {
+            self.end_shared_grants(account, "signed in again as another person")?;
+        } else if moved.as_ref().is_some_and(|m| {
+            m.discovery.issuer != account.issuer || m.client.client_id != account.client_id
+        }) {
+            self.end_shared_grants(account, "moved to another authorization server or client")?;
+        }
         let account = &own;
         if let Some(moved) = moved {
             return self.store_moved(account, tokens, previous.as_ref(), requested, moved);

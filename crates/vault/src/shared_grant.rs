@@ -163,6 +163,21 @@ impl Vault {
         // A refresh may ask for no scope beyond the grant's (RFC 6749 §6):
         // those the grant has, and the server's step-up asks for the rest.
         let granted = Scopes::parse(&holder.granted_scopes);
+        if let Some(asked) = &request.scopes {
+            let beyond = asked.missing_from(&granted);
+            if !beyond.is_empty() {
+                let why = format!(
+                    "you asked for {beyond}, which the sign-in of account {} does not hold",
+                    holder.id
+                );
+                return match through {
+                    Some(_) => Err(Error::Invalid(format!(
+                        "{why}; drop those scopes, or sign in through the browser"
+                    ))),
+                    None => Ok(SharedSignIn::NotTried(Some(why))),
+                };
+            }
+        }
         let scopes = wanted
             .map(|w| {
                 Scopes::parse(
@@ -238,9 +253,10 @@ impl Vault {
                     false,
                     &e.to_string(),
                 )?;
+                let status = self.account(&holder.id)?.status;
                 self.db().set_status(
                     &holder.id,
-                    &holder.status,
+                    &status,
                     Some(&error_activity(
                         "error",
                         format!(
@@ -266,6 +282,12 @@ impl Vault {
                     holder: Box::new(holder),
                 })
             }
+            // Unprompted, a server that could not be asked leaves the sign-in
+            // to the browser, as before.
+            Err(e) if through.is_none() => Ok(SharedSignIn::NotTried(Some(format!(
+                "could not ask {} to accept the sign-in of account {}: {e}",
+                discovery.issuer, holder.id
+            )))),
             Err(e) => Err(e.into()),
         }
     }
@@ -296,31 +318,32 @@ impl Vault {
         &self,
         discovery: &Discovery,
     ) -> Result<std::result::Result<Account, Option<String>>> {
-        let mut accounts: Vec<Account> = self
+        let people: Vec<Account> = self
             .list()?
             .into_iter()
-            .filter(|a| {
-                a.kind == AccountKind::User
-                    && a.issuer == discovery.issuer
-                    && a.grant_holder.is_none()
-            })
+            .filter(|a| a.kind == AccountKind::User)
             .collect();
-        if accounts.iter().any(|a| a.resource == discovery.resource) {
+        if people.iter().any(|a| a.resource == discovery.resource) {
             return Ok(Err(Some(
                 "an account on this server exists already; another one signs in through the browser".into(),
             )));
         }
+        let mut accounts: Vec<Account> = people
+            .into_iter()
+            .filter(|a| a.issuer == discovery.issuer && a.grant_holder.is_none())
+            .collect();
         accounts.sort_by_key(|a| std::cmp::Reverse(a.updated_at));
         let mut untried = None;
+        let mut accepted: Vec<Account> = Vec::new();
         for holder in accounts {
             if self.cannot_share(&holder, discovery)?.is_some() {
                 continue;
             }
-            match self
+            let known = self
                 .db()
-                .shared_grant(&discovery.issuer, &holder.client_id)?
-            {
-                Some((true, _)) => return Ok(Ok(holder)),
+                .shared_grant(&discovery.issuer, &holder.client_id)?;
+            match known {
+                Some((true, _)) => accepted.push(holder),
                 Some((false, detail)) => {
                     return Ok(Err(Some(format!(
                         "{} refused a refresh token for another server before ({detail})",
@@ -331,6 +354,29 @@ impl Vault {
                     untried.get_or_insert(holder);
                 }
             }
+        }
+        // Several people signed in there: whose sign-in is for the user to say.
+        let subjects: std::collections::BTreeSet<_> =
+            accepted.iter().map(|a| a.subject.clone()).collect();
+        if subjects.len() > 1 {
+            let which: Vec<String> = accepted
+                .iter()
+                .map(|a| {
+                    format!(
+                        "{} (as {})",
+                        a.id,
+                        a.subject.as_deref().unwrap_or("unknown")
+                    )
+                })
+                .collect();
+            return Ok(Err(Some(format!(
+                "several people are signed in at {}: {}; `mcpauth login --through <account>` says whose sign-in to share",
+                discovery.issuer,
+                which.join(", ")
+            ))));
+        }
+        if let Some(holder) = accepted.into_iter().next() {
+            return Ok(Ok(holder));
         }
         Ok(Err(untried.map(|holder| {
             format!(
@@ -353,6 +399,14 @@ impl Vault {
         let Some(rotated) = tokens.refresh_token.as_ref() else {
             return Ok(());
         };
+        // Written meanwhile (a sign-in again that came first): that grant
+        // is newer, and this one's rotated refresh token is dropped.
+        if self
+            .read_bundle(&holder.id)?
+            .is_none_or(|now| now.generation != bundle.generation)
+        {
+            return Ok(());
+        }
         let mut updated_bundle = bundle.clone();
         updated_bundle.refresh_token = Some(rotated.secret().to_string());
         updated_bundle.generation = holder.generation.max(bundle.generation) + 1;
@@ -372,7 +426,8 @@ impl Vault {
 
     /// The refresh of an account that shares `holder_id`'s grant: under the
     /// holder's lock, with its refresh token, for this account's resource.
-    /// Called under this account's own lock.
+    /// Called under this account's own lock (so: this account's lock, then
+    /// the holder's; nothing takes them the other way round).
     pub(crate) async fn refresh_with_shared_grant(
         &self,
         account: &Account,
@@ -398,57 +453,90 @@ impl Vault {
             );
             return needs_sign_in(reason.clone(), activity("error", reason));
         }
-        let _lock = self.lock_account(holder_id).await?;
-        let holder = self.account(holder_id)?;
-        let holder_bundle = self.read_bundle(holder_id)?;
-        let rt = holder_bundle.as_ref().and_then(|b| b.refresh_token.clone());
-        let (Some(holder_bundle), Some(rt), false) = (
-            holder_bundle,
-            rt,
-            matches!(
-                holder.status,
-                AccountStatus::NeedsSignIn { .. } | AccountStatus::SignedOut
-            ),
-        ) else {
-            let reason = format!(
-                "it shares the sign-in of account {} ({}), which needs a new sign-in; sign in to that account again",
-                holder.id, holder.name
-            );
-            return needs_sign_in(reason.clone(), activity("error", reason));
-        };
-        let discovery = self.discovery(&account.id)?;
-        let client = self.client_of(account)?;
-        self.db()
-            .set_status(&account.id, &AccountStatus::Refreshing, None)?;
-        let scopes = (!account.requested_scopes.is_empty())
-            .then(|| Scopes::parse(&account.requested_scopes));
-        let result = token::refresh(
-            self.http()?,
-            &discovery.metadata,
-            &client,
-            &RefreshToken::new(rt),
-            &account.resource,
-            scopes.as_ref(),
-        )
-        .await;
-        match result {
-            Ok(tokens) => {
-                self.keep_rotated(&holder, &holder_bundle, &tokens, &account.server_url)?;
-                self.replace_tokens(
-                    account,
-                    &without_refresh_token(&tokens),
-                    bundle,
-                    None,
-                    activity(
-                        "refresh",
-                        format!("refreshed with the sign-in of account {}", holder.id),
-                    ),
-                )
+        let result = {
+            let _lock = self.lock_account(holder_id).await?;
+            let holder = self.account(holder_id)?;
+            // Unlinked while this waited (the holder signed in again as
+            // someone else, or was signed out): nothing to refresh with.
+            let current = self.account(&account.id)?;
+            if current.grant_holder.as_deref() != Some(holder_id) {
+                return Err(Error::NeedsSignIn {
+                    account: account.id.clone(),
+                    reason: "it no longer shares that sign-in; sign in again".into(),
+                });
             }
-            Err(e) if is_refusal(&e) => {
+            let holder_bundle = self.read_bundle(holder_id)?;
+            let rt = holder_bundle.as_ref().and_then(|b| b.refresh_token.clone());
+            let (Some(holder_bundle), Some(rt), false) = (
+                holder_bundle,
+                rt,
+                matches!(
+                    holder.status,
+                    AccountStatus::NeedsSignIn { .. } | AccountStatus::SignedOut
+                ),
+            ) else {
                 let reason = format!(
-                    "{} no longer accepts the sign-in of account {} for this server: {e}; sign in again",
-                    account.issuer, holder.id
+                    "it shares the sign-in of account {} ({}), which needs a new sign-in; sign in to that account again",
+                    holder.id, holder.name
+                );
+                return needs_sign_in(reason.clone(), activity("error", reason));
+            };
+            let discovery = self.discovery(&account.id)?;
+            let client = self.client_of(account)?;
+            self.db()
+                .set_status(&account.id, &AccountStatus::Refreshing, None)?;
+            let scopes = (!account.requested_scopes.is_empty())
+                .then(|| Scopes::parse(&account.requested_scopes));
+            let result = token::refresh(
+                self.http()?,
+                &discovery.metadata,
+                &client,
+                &RefreshToken::new(rt),
+                &account.resource,
+                scopes.as_ref(),
+            )
+            .await;
+            let kept = match &result {
+                Ok(tokens) => {
+                    self.keep_rotated(&holder, &holder_bundle, tokens, &account.server_url)
+                }
+                Err(_) => Ok(()),
+            };
+            if let Err(e) = kept {
+                self.db().set_status(
+                    &account.id,
+                    &AccountStatus::Error {
+                        message: e.to_string(),
+                        retry_at: None,
+                    },
+                    Some(&activity("error", e.to_string())),
+                )?;
+                return Err(e);
+            }
+            result
+        };
+        match result {
+            Ok(tokens) => self.replace_tokens(
+                account,
+                &without_refresh_token(&tokens),
+                bundle,
+                None,
+                activity(
+                    "refresh",
+                    format!("refreshed with the sign-in of account {holder_id}"),
+                ),
+            ),
+            Err(e) if is_refusal(&e) => {
+                // The grant may have ended, or the refusal spent its refresh
+                // token (oidc-provider): the holder is checked now, and says so.
+                // Boxed: a refresh within a refresh (another account's).
+                let holder = match Box::pin(self.refresh_now(holder_id)).await {
+                    Ok(_) => "its own sign-in still works".to_string(),
+                    Err(after) => format!("its own sign-in no longer works either ({after})"),
+                };
+                let reason = format!(
+                    "{} no longer accepts the sign-in of account {holder_id} for this server: {e}; {holder}; sign in again",
+                    account.issuer
                 );
                 needs_sign_in(
                     reason,
@@ -469,11 +557,11 @@ impl Vault {
         }
     }
 
-    /// After `holder` was signed out or signed in again: the accounts that
-    /// shared its grant need a sign-in of their own (a new grant may not
-    /// cover their servers, and asking would spend its refresh token at some
-    /// servers).
-    pub(crate) fn end_shared_grants(&self, holder: &Account, why: &str) -> Result<()> {
+    /// After `holder` was signed out (or signed in again as another person,
+    /// or at another server or client): the accounts that shared its grant
+    /// need a sign-in of their own. Their ids.
+    pub(crate) fn end_shared_grants(&self, holder: &Account, why: &str) -> Result<Vec<String>> {
+        let mut ended = Vec::new();
         for linked in self
             .list()?
             .into_iter()
@@ -492,7 +580,8 @@ impl Vault {
                 },
                 Some(&activity("error", reason)),
             )?;
+            ended.push(linked.id);
         }
-        Ok(())
+        Ok(ended)
     }
 }

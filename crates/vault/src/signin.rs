@@ -460,6 +460,10 @@ impl Vault {
         let done = result?;
         match &context.account {
             Some(account) => {
+                // Not beside a refresh of this account (or of one sharing
+                // its grant), which would write back tokens of the old grant.
+                let _lock = self.lock_account(&account.id).await?;
+                let account = &self.account(&account.id)?;
                 let account = &self.rebind_dpop(account, context.client.dpop.as_ref())?;
                 // One entry for the whole re-authorization: discovery first.
                 let later = crate::exchanges::take();

@@ -128,9 +128,41 @@ async fn a_server_on_the_same_authorization_server_is_added_with_the_first_ones_
     );
     works_at(ts1, t.vault.token(&third.id).await.expect("token").secret()).await;
 
+    // The holder signs in again (same person, same client): the accounts
+    // that share its grant share the new one.
+    let holder = support::sign_in(
+        &t.vault,
+        current,
+        "tess",
+        SignInRequest {
+            account: Some(holder.id.clone()),
+            ..with_client("mcpauth-shared")
+        },
+    )
+    .await;
+    t.vault
+        .expire_access_token(&third.id, now_secs() - 5)
+        .expect("expire");
+    let renewed = t.vault.token(&third.id).await.expect("still shared");
+    works_at(ts1, renewed.secret()).await;
+
+    // Signing out a sharing account leaves the holder's grant alone: its
+    // access token is not revoked, which could end the whole grant.
+    let report = t.vault.sign_out(&third.id).await.expect("sign out");
+    assert!(
+        matches!(&report.access_token, Some(Err(why)) if why.contains("left to expire")),
+        "{report:?}"
+    );
+    assert_eq!(report.refresh_token, None, "it held none");
+    t.vault
+        .refresh_now(&holder.id)
+        .await
+        .expect("the holder is unaffected");
+
     // Signing out the holder ends the sharing accounts' sign-in, and says why.
-    t.vault.sign_out(&holder.id).await.expect("sign out");
-    for id in [&second.id, &third.id] {
+    let report = t.vault.sign_out(&holder.id).await.expect("sign out");
+    assert_eq!(report.shared_ended, vec![second.id.clone()]);
+    for id in [&second.id] {
         let account = t.vault.account(id).expect("still listed");
         match &account.status {
             AccountStatus::NeedsSignIn { reason } => assert!(
@@ -203,6 +235,38 @@ async fn a_server_that_refuses_is_remembered_and_what_it_cost_is_said() {
         other => panic!("expected NotTried, got {other:?}"),
     }
     assert_eq!(t.vault.list().expect("list").len(), 1);
+}
+
+#[tokio::test]
+async fn with_several_people_signed_in_there_the_user_says_whose_sign_in_to_share() {
+    let t = test_vault();
+    let s = servers();
+    let mut holders = Vec::new();
+    for (server, user, next) in [("current", "wren", "ts1"), ("lazy", "xena", "ts2")] {
+        let holder =
+            support::sign_in(&t.vault, s.mcp(server), user, with_client("mcpauth-shared")).await;
+        added(
+            t.vault
+                .sign_in_with_shared_grant(&to(s.mcp(next)), Some(&holder.id))
+                .await
+                .expect("shared sign-in"),
+        );
+        holders.push(holder);
+    }
+    match t
+        .vault
+        .sign_in_with_shared_grant(&to(s.mcp("legacy")), None)
+        .await
+    {
+        Ok(SharedSignIn::NotTried(Some(why))) => {
+            assert!(why.contains("several people"), "{why}");
+            for h in &holders {
+                assert!(why.contains(&h.id), "{why}");
+            }
+        }
+        other => panic!("expected NotTried, got {other:?}"),
+    }
+    assert_eq!(t.vault.list().expect("list").len(), 4);
 }
 
 #[tokio::test]
