@@ -46,6 +46,11 @@ impl Scopes {
         self.0.is_superset(&other.0)
     }
 
+    /// The scopes of both sets.
+    pub fn intersection(&self, other: &Scopes) -> Scopes {
+        Scopes(self.0.intersection(&other.0).cloned().collect())
+    }
+
     /// The scopes of `self` missing from `other`.
     pub fn missing_from(&self, other: &Scopes) -> Scopes {
         Scopes(self.0.difference(&other.0).cloned().collect())

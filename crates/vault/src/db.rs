@@ -487,6 +487,16 @@ impl Db {
             .map_err(|e| self.err(e))
     }
 
+    /// Logs a step of an account, changing nothing else.
+    pub fn log(&mut self, id: &str, activity: &Activity) -> Result<()> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(|e| Error::db(&self.path, e))?;
+        insert_activity(&tx, id, activity).map_err(|e| Error::db(&self.path, e))?;
+        tx.commit().map_err(|e| Error::db(&self.path, e))
+    }
+
     /// Sets an account's status, logging the step when given.
     pub fn set_status(
         &mut self,

@@ -179,45 +179,24 @@ impl Vault {
             }
         }
         let scopes = wanted
-            .map(|w| {
-                Scopes::parse(
-                    &w.iter()
-                        .filter(|s| granted.contains(s))
-                        .collect::<Vec<_>>()
-                        .join(" "),
-                )
-            })
+            .map(|w| w.intersection(&granted))
             .filter(|s| !s.is_empty());
         let client = self.client_of(&holder)?;
-        let outcome = {
-            let _lock = self.lock_account(&holder.id).await?;
-            let holder = self.account(&holder.id)?;
-            let Some(bundle) = self.read_bundle(&holder.id)? else {
-                return Ok(SharedSignIn::NotTried(Some(format!(
-                    "the keyring no longer holds the tokens of account {}",
-                    holder.id
-                ))));
-            };
-            let Some(rt) = bundle.refresh_token.clone() else {
-                return Ok(SharedSignIn::NotTried(Some(format!(
-                    "account {} holds no refresh token",
-                    holder.id
-                ))));
-            };
-            let result = token::refresh(
-                self.http()?,
-                &discovery.metadata,
+        let Some(outcome) = self
+            .refresh_with_holders_token(
+                &holder.id,
+                &discovery,
                 &client,
-                &RefreshToken::new(rt),
                 &discovery.resource,
                 scopes.as_ref(),
+                |_| Ok(()),
             )
-            .await;
-            if let Ok(tokens) = &result {
-                // First the holder's rotated refresh token: it is the grant.
-                self.keep_rotated(&holder, &bundle, tokens, &discovery.mcp_url)?;
-            }
-            result
+            .await?
+        else {
+            return Ok(SharedSignIn::NotTried(Some(format!(
+                "the keyring holds no refresh token of account {}",
+                holder.id
+            ))));
         };
         match outcome {
             Ok(tokens) => {
@@ -253,18 +232,16 @@ impl Vault {
                     false,
                     &e.to_string(),
                 )?;
-                let status = self.account(&holder.id)?.status;
-                self.db().set_status(
+                self.db().log(
                     &holder.id,
-                    &status,
-                    Some(&error_activity(
+                    &error_activity(
                         "error",
                         format!(
                             "its refresh token was refused for {}; that server signs in through the browser",
                             discovery.mcp_url
                         ),
                         &e,
-                    )),
+                    ),
                 )?;
                 // Some servers spend the refresh token before they refuse:
                 // find out now, not at the holder's next refresh.
@@ -388,7 +365,47 @@ impl Vault {
         })))
     }
 
+    /// Under the holder's lock: its refresh token, asked for `resource` with
+    /// `scopes`, and a rotated one given back to it. `ready` runs first,
+    /// under the lock, with the holder as it is now, and may stop it there.
+    /// `Ok(None)`: the holder holds no refresh token (any more).
+    async fn refresh_with_holders_token(
+        &self,
+        holder_id: &str,
+        discovery: &Discovery,
+        client: &mcpauth_core::registration::ClientRegistration,
+        resource: &str,
+        scopes: Option<&Scopes>,
+        ready: impl FnOnce(&Account) -> Result<()>,
+    ) -> Result<Option<mcpauth_core::Result<TokenResponse>>> {
+        let _lock = self.lock_account(holder_id).await?;
+        let holder = self.account(holder_id)?;
+        ready(&holder)?;
+        let Some((bundle, rt)) = self
+            .read_bundle(holder_id)?
+            .and_then(|b| b.refresh_token.clone().map(|rt| (b, rt)))
+        else {
+            return Ok(None);
+        };
+        let result = token::refresh(
+            self.http()?,
+            &discovery.metadata,
+            client,
+            &RefreshToken::new(rt),
+            resource,
+            scopes,
+        )
+        .await;
+        if let Ok(tokens) = &result {
+            // First the holder's rotated refresh token: it is the grant.
+            self.keep_rotated(&holder, &bundle, tokens, resource)?;
+        }
+        Ok(Some(result))
+    }
+
     /// Gives the holder the refresh token the server rotated (if it did).
+    /// Under the holder's lock, which every writer of its tokens takes, so
+    /// `bundle` is still its current one.
     fn keep_rotated(
         &self,
         holder: &Account,
@@ -399,14 +416,6 @@ impl Vault {
         let Some(rotated) = tokens.refresh_token.as_ref() else {
             return Ok(());
         };
-        // Written meanwhile (a sign-in again that came first): that grant
-        // is newer, and this one's rotated refresh token is dropped.
-        if self
-            .read_bundle(&holder.id)?
-            .is_none_or(|now| now.generation != bundle.generation)
-        {
-            return Ok(());
-        }
         let mut updated_bundle = bundle.clone();
         updated_bundle.refresh_token = Some(rotated.secret().to_string());
         updated_bundle.generation = holder.generation.max(bundle.generation) + 1;
@@ -434,75 +443,74 @@ impl Vault {
         holder_id: &str,
         bundle: Option<&TokenBundle>,
     ) -> Result<Account> {
-        let needs_sign_in = |reason: String, step: crate::model::Activity| -> Result<Account> {
-            self.db().set_status(
-                &account.id,
-                &AccountStatus::NeedsSignIn {
-                    reason: reason.clone(),
-                },
-                Some(&step),
-            )?;
-            Err(Error::NeedsSignIn {
-                account: account.id.clone(),
-                reason,
-            })
-        };
+        // Logged as the reason itself unless a `step` says more.
+        let needs_sign_in =
+            |reason: String, step: Option<crate::model::Activity>| -> Result<Account> {
+                let step = step.unwrap_or_else(|| activity("error", reason.clone()));
+                self.db().set_status(
+                    &account.id,
+                    &AccountStatus::NeedsSignIn {
+                        reason: reason.clone(),
+                    },
+                    Some(&step),
+                )?;
+                Err(Error::NeedsSignIn {
+                    account: account.id.clone(),
+                    reason,
+                })
+            };
         if self.db().get(holder_id)?.is_none() {
             let reason = format!(
                 "it shared the sign-in of account {holder_id}, which was signed out; sign in again"
             );
-            return needs_sign_in(reason.clone(), activity("error", reason));
+            return needs_sign_in(reason, None);
         }
-        let result = {
-            let _lock = self.lock_account(holder_id).await?;
-            let holder = self.account(holder_id)?;
+        let discovery = self.discovery(&account.id)?;
+        let client = self.client_of(account)?;
+        let scopes = (!account.requested_scopes.is_empty())
+            .then(|| Scopes::parse(&account.requested_scopes));
+        let ready = |holder: &Account| -> Result<()> {
             // Unlinked while this waited (the holder signed in again as
             // someone else, or was signed out): nothing to refresh with.
-            let current = self.account(&account.id)?;
-            if current.grant_holder.as_deref() != Some(holder_id) {
+            if self.account(&account.id)?.grant_holder.as_deref() != Some(holder_id) {
                 return Err(Error::NeedsSignIn {
                     account: account.id.clone(),
                     reason: "it no longer shares that sign-in; sign in again".into(),
                 });
             }
-            let holder_bundle = self.read_bundle(holder_id)?;
-            let rt = holder_bundle.as_ref().and_then(|b| b.refresh_token.clone());
-            let (Some(holder_bundle), Some(rt), false) = (
-                holder_bundle,
-                rt,
-                matches!(
-                    holder.status,
-                    AccountStatus::NeedsSignIn { .. } | AccountStatus::SignedOut
-                ),
-            ) else {
+            if matches!(
+                holder.status,
+                AccountStatus::NeedsSignIn { .. } | AccountStatus::SignedOut
+            ) {
                 let reason = format!(
                     "it shares the sign-in of account {} ({}), which needs a new sign-in; sign in to that account again",
                     holder.id, holder.name
                 );
-                return needs_sign_in(reason.clone(), activity("error", reason));
-            };
-            let discovery = self.discovery(&account.id)?;
-            let client = self.client_of(account)?;
+                return needs_sign_in(reason, None).map(|_| ());
+            }
             self.db()
-                .set_status(&account.id, &AccountStatus::Refreshing, None)?;
-            let scopes = (!account.requested_scopes.is_empty())
-                .then(|| Scopes::parse(&account.requested_scopes));
-            let result = token::refresh(
-                self.http()?,
-                &discovery.metadata,
+                .set_status(&account.id, &AccountStatus::Refreshing, None)
+        };
+        let result = match self
+            .refresh_with_holders_token(
+                holder_id,
+                &discovery,
                 &client,
-                &RefreshToken::new(rt),
                 &account.resource,
                 scopes.as_ref(),
+                ready,
             )
-            .await;
-            let kept = match &result {
-                Ok(tokens) => {
-                    self.keep_rotated(&holder, &holder_bundle, tokens, &account.server_url)
-                }
-                Err(_) => Ok(()),
-            };
-            if let Err(e) = kept {
+            .await
+        {
+            Ok(Some(result)) => result,
+            Ok(None) => {
+                let reason = format!(
+                    "it shares the sign-in of account {holder_id}, which holds no refresh token any more; sign in to that account again"
+                );
+                return needs_sign_in(reason, None);
+            }
+            Err(e @ Error::NeedsSignIn { .. }) => return Err(e),
+            Err(e) => {
                 self.db().set_status(
                     &account.id,
                     &AccountStatus::Error {
@@ -513,7 +521,6 @@ impl Vault {
                 )?;
                 return Err(e);
             }
-            result
         };
         match result {
             Ok(tokens) => self.replace_tokens(
@@ -540,7 +547,11 @@ impl Vault {
                 );
                 needs_sign_in(
                     reason,
-                    error_activity("error", "refresh with the shared sign-in refused", &e),
+                    Some(error_activity(
+                        "error",
+                        "refresh with the shared sign-in refused",
+                        &e,
+                    )),
                 )
             }
             Err(e) => {
