@@ -116,8 +116,12 @@ async fn run(args: Args) -> std::io::Result<()> {
     tokio::spawn({
         let shutdown = shutdown.clone();
         async move {
-            wait_for_exit().await;
+            let why = wait_for_exit().await;
+            // First the shutdown, then the log line: with our parent gone, the
+            // write to stderr fails, and tracing-subscriber reports that with
+            // `eprintln!`, which panics and would end this task before it.
             shutdown.cancel();
+            tracing::info!("{why}, exiting");
         }
     });
 
@@ -134,8 +138,9 @@ async fn run(args: Args) -> std::io::Result<()> {
     }
 }
 
-/// Stdin EOF (the parent is gone or closed our stdin), or SIGTERM / Ctrl-C.
-async fn wait_for_exit() {
+/// Stdin EOF (the parent is gone or closed our stdin), or SIGTERM / Ctrl-C;
+/// which one, in words.
+async fn wait_for_exit() -> &'static str {
     let stdin_closed = async {
         let mut stdin = tokio::io::stdin();
         let mut buf = [0u8; 256];
@@ -145,14 +150,12 @@ async fn wait_for_exit() {
                 Ok(_) => {}
             }
         }
-        tracing::info!("stdin closed, exiting");
     };
     #[cfg(unix)]
     let terminated = async {
         match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
             Ok(mut sig) => {
                 sig.recv().await;
-                tracing::info!("SIGTERM, exiting");
             }
             Err(_) => std::future::pending::<()>().await,
         }
@@ -160,8 +163,8 @@ async fn wait_for_exit() {
     #[cfg(not(unix))]
     let terminated = std::future::pending::<()>();
     tokio::select! {
-        () = stdin_closed => {}
-        () = terminated => {}
-        _ = tokio::signal::ctrl_c() => {}
+        () = stdin_closed => "stdin closed",
+        () = terminated => "SIGTERM",
+        _ = tokio::signal::ctrl_c() => "Ctrl-C",
     }
 }
