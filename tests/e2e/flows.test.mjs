@@ -6,22 +6,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { byTestId, invoke, keyringBundle, useApp, waitFor, waitForText } from './harness.mjs';
-
-const go = (b, hash) => b.execute((h) => { location.hash = h; }, hash);
-
-async function type(b, testId, text) {
-  const el = byTestId(b, testId);
-  await el.waitForDisplayed({ timeout: 10_000 });
-  await el.setValue(text);
-}
-
-async function click(b, testId, timeout = 10_000) {
-  const el = byTestId(b, testId);
-  await el.waitForDisplayed({ timeout });
-  await el.waitForEnabled({ timeout });
-  await el.click();
-}
+import { byTestId, click, go, invoke, keyringBundle, type, useApp, waitFor, waitForText } from './harness.mjs';
 
 async function accounts(b) {
   return invoke(b, 'list_accounts');

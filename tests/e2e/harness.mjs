@@ -475,6 +475,27 @@ export function byTestId(browser, id) {
   return browser.$(`[data-testid=${JSON.stringify(id)}]`);
 }
 
+/** Opens a screen by its route, as a link in the app does. */
+export const go = (browser, hash) => browser.execute((h) => { location.hash = h; }, hash);
+
+/** Types into the field `testId` once it is shown. */
+export async function type(browser, testId, text) {
+  const el = byTestId(browser, testId);
+  await el.waitForDisplayed({ timeout: 10_000 });
+  await el.setValue(text);
+}
+
+/** Clicks `testId` once it is shown and enabled. */
+export async function click(browser, testId, timeout = 10_000) {
+  const el = byTestId(browser, testId);
+  await el.waitForDisplayed({ timeout });
+  await el.waitForEnabled({ timeout });
+  await el.click();
+}
+
+/** The text `testId` draws, its white space collapsed. */
+export const drawn = async (browser, testId) => (await byTestId(browser, testId).getText()).replace(/\s+/g, ' ');
+
 /**
  * First visible element with ARIA `role` (explicit or implicit: heading,
  * button, link, textbox, checkbox, dialog, alert, status, list, listitem,

@@ -5,24 +5,7 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { byTestId, invoke, pageText, useApp, waitFor } from './harness.mjs';
-
-const go = (b, hash) => b.execute((h) => { location.hash = h; }, hash);
-
-async function type(b, testId, text) {
-  const el = byTestId(b, testId);
-  await el.waitForDisplayed({ timeout: 10_000 });
-  await el.setValue(text);
-}
-
-async function click(b, testId) {
-  const el = byTestId(b, testId);
-  await el.waitForDisplayed({ timeout: 10_000 });
-  await el.waitForEnabled({ timeout: 10_000 });
-  await el.click();
-}
-
-const drawn = async (b, testId) => (await byTestId(b, testId).getText()).replace(/\s+/g, ' ');
+import { byTestId, click, drawn, go, invoke, pageText, type, useApp, waitFor } from './harness.mjs';
 
 describe('organisation sign-in', () => {
   const app = useApp({ servers: true });

@@ -4,9 +4,7 @@
 // 800×600 land in tests/e2e/screenshots/.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { addMachineAccount, byTestId, invoke, pageText, useApp, waitFor } from './harness.mjs';
-
-const go = (b, hash) => b.execute((h) => { location.hash = h; }, hash);
+import { addMachineAccount, byTestId, go, invoke, pageText, useApp, waitFor } from './harness.mjs';
 
 /** What does not fit, and which controls have no accessible name, on the current screen. */
 function audit(b) {
