@@ -8,6 +8,7 @@ fn main() {
             "account_detail",
             "discover",
             "begin_sign_in",
+            "share_sign_in",
             "cancel_sign_in",
             "refresh_now",
             "upgrade_scopes",

@@ -8,8 +8,8 @@ use mcpauth_core::scopes::Scopes;
 use mcpauth_core::secret::mask;
 use mcpauth_vault::export::{self, Entry, Target};
 use mcpauth_vault::{
-    ClientChoice, ClientCredential, MachineAccountRequest, RedirectMode, SignInRequest,
-    UpgradeOutcome,
+    ClientChoice, ClientCredential, MachineAccountRequest, RedirectMode, SharedSignIn,
+    SignInRequest, UpgradeOutcome,
 };
 use tauri::{AppHandle, Emitter, Manager, State};
 use tauri_plugin_clipboard_manager::ClipboardExt;
@@ -165,6 +165,12 @@ pub async fn discover(
         Ok(u) => state.vault.serving(&u)?.into_iter().map(|a| a.id).collect(),
         Err(_) => Vec::new(),
     };
+    let share_offers = state
+        .vault
+        .share_offers(&found)?
+        .iter()
+        .map(ShareOfferView::from)
+        .collect();
     let mut steps = steps.into_inner().unwrap_or_else(|e| e.into_inner());
     let registration_step = DiscoveryStep {
         name: STEP_NAMES[3].into(),
@@ -190,6 +196,7 @@ pub async fn discover(
         legacy: found.legacy,
         steps,
         existing_accounts,
+        share_offers,
     })
 }
 
@@ -329,18 +336,13 @@ pub fn finished(
     crate::focus_main_window(app);
 }
 
-#[tauri::command]
-pub async fn begin_sign_in(
-    app: AppHandle,
-    state: State<'_, AppState>,
-    options: SignInOptions,
-) -> Result<SignInStarted> {
-    let settings = state.settings();
+/// The vault's sign-in request for the Add server form (or a sign-in again).
+fn sign_in_request(state: &AppState, options: SignInOptions) -> SignInRequest {
     let redirect = match options.redirect.as_str() {
         "deep_link" => RedirectMode::Fixed(DEEP_LINK_REDIRECT.into()),
         _ => RedirectMode::default(),
     };
-    let request = SignInRequest {
+    SignInRequest {
         mcp_url: options.mcp_url,
         name: options.name.filter(|n| !n.trim().is_empty()),
         scopes: scopes_of(&options.scopes),
@@ -352,18 +354,59 @@ pub async fn begin_sign_in(
                     value: s.secret().to_string(),
                 }
             }),
-            client_metadata_url: settings.client_metadata_url,
+            client_metadata_url: state.settings().client_metadata_url,
         },
         authorization_server: options.authorization_server,
         account: options.account,
         probe: None,
-    };
+    }
+}
+
+#[tauri::command]
+pub async fn begin_sign_in(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    options: SignInOptions,
+) -> Result<SignInStarted> {
+    let request = sign_in_request(&state, options);
     let purpose = if request.account.is_some() {
         "reauth"
     } else {
         "add"
     };
     start_sign_in(&app, &state, request, purpose).await
+}
+
+/// Adds a server with the sign-in of account `through` at the same
+/// authorization server: its refresh token asked for the new server's
+/// resource (RFC 8707 §2.2), no browser. A refusal makes no account.
+#[tauri::command]
+pub async fn share_sign_in(
+    state: State<'_, AppState>,
+    options: SignInOptions,
+    through: String,
+) -> Result<SharedSignInResult> {
+    let request = sign_in_request(&state, options);
+    match state
+        .vault
+        .sign_in_with_shared_grant(&request, Some(&through))
+        .await?
+    {
+        SharedSignIn::Added { account, holder } => Ok(SharedSignInResult {
+            account: Some(view(&state, &account)),
+            holder: view(&state, &holder),
+            refused: None,
+        }),
+        SharedSignIn::Refused { reason, holder } => Ok(SharedSignInResult {
+            account: None,
+            holder: view(&state, &holder),
+            refused: Some(reason),
+        }),
+        SharedSignIn::NotTried(why) => Err(AppError::new(
+            "failure",
+            why.unwrap_or_else(|| format!("account {through} has no sign-in to share")),
+        )),
+    }
 }
 
 #[tauri::command]
@@ -435,6 +478,7 @@ pub async fn sign_out(state: State<'_, AppState>, id: String) -> Result<SignOutR
         revocation_supported: report.revocation_supported,
         refresh_token: describe(&report.refresh_token),
         access_token: describe(&report.access_token),
+        shared_ended: report.shared_ended.clone(),
     })
 }
 

@@ -303,6 +303,50 @@ pub struct DiscoveryPreview {
     /// The accounts already signed in to this server (ids), so that a second
     /// one is made on purpose only.
     pub existing_accounts: Vec<String>,
+    /// The accounts at the same authorization server whose sign-in could
+    /// add this server without a browser (RFC 8707 §2.2), newest first.
+    pub share_offers: Vec<ShareOfferView>,
+}
+
+/// An account whose sign-in could add the server being discovered.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct ShareOfferView {
+    pub account_id: String,
+    /// Why its sign-in cannot serve this server, when it cannot.
+    pub unavailable: Option<String>,
+    /// What the authorization server answered the last time it was asked
+    /// to accept this account's client's refresh token for another server:
+    /// "accepted", "refused", or null when it never was.
+    pub answered_before: Option<String>,
+    /// The authorization server's answer then, in words.
+    pub detail: Option<String>,
+}
+
+impl From<&mcpauth_vault::ShareOffer> for ShareOfferView {
+    fn from(offer: &mcpauth_vault::ShareOffer) -> Self {
+        Self {
+            account_id: offer.holder.id.clone(),
+            unavailable: offer.unavailable.clone(),
+            answered_before: offer
+                .answered_before
+                .as_ref()
+                .map(|(accepted, _)| if *accepted { "accepted" } else { "refused" }.into()),
+            detail: offer.answered_before.as_ref().map(|(_, d)| d.clone()),
+        }
+    }
+}
+
+/// What adding a server with another account's sign-in did.
+#[derive(Debug, Serialize, TS)]
+pub struct SharedSignInResult {
+    /// The new account, when the authorization server accepted.
+    pub account: Option<AccountView>,
+    /// The account whose sign-in was offered, as it is now: after a
+    /// refusal it may need a sign-in of its own (some servers spend the
+    /// refresh token as they refuse).
+    pub holder: AccountView,
+    /// The authorization server's refusal, and what it cost, in words.
+    pub refused: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, TS)]
@@ -407,6 +451,9 @@ pub struct SignOutResult {
     pub refresh_token: String,
     pub access_token: String,
     pub fully_revoked: bool,
+    /// The accounts that shared this account's sign-in: each now needs one
+    /// of its own.
+    pub shared_ended: Vec<String>,
 }
 
 /// A machine account (client credentials).
@@ -605,6 +652,8 @@ pub fn bindings() -> String {
         WindowState::decl(&cfg),
         UpgradeResult::decl(&cfg),
         SignOutResult::decl(&cfg),
+        ShareOfferView::decl(&cfg),
+        SharedSignInResult::decl(&cfg),
         MachineAccountOptions::decl(&cfg),
         IdentityProvider::decl(&cfg),
         IdentityProviderOptions::decl(&cfg),

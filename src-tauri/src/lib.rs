@@ -234,6 +234,7 @@ pub fn run() {
             commands::account_detail,
             commands::discover,
             commands::begin_sign_in,
+            commands::share_sign_in,
             commands::cancel_sign_in,
             commands::refresh_now,
             commands::upgrade_scopes,

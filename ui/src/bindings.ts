@@ -108,7 +108,12 @@ steps: Array<DiscoveryStep>,
  * The accounts already signed in to this server (ids), so that a second
  * one is made on purpose only.
  */
-existing_accounts: Array<string>, };
+existing_accounts: Array<string>, 
+/**
+ * The accounts at the same authorization server whose sign-in could
+ * add this server without a browser (RFC 8707 §2.2), newest first.
+ */
+share_offers: Array<ShareOfferView>, };
 
 export type SignInOptions = { mcp_url: string, name: string | null, scopes: Array<string>, 
 /**
@@ -160,7 +165,44 @@ export type UpgradeResult = {
  */
 granted: boolean, account: AccountView | null, sign_in: SignInStarted | null, reason: string | null, };
 
-export type SignOutResult = { account: string, revocation_supported: boolean, refresh_token: string, access_token: string, fully_revoked: boolean, };
+export type SignOutResult = { account: string, revocation_supported: boolean, refresh_token: string, access_token: string, fully_revoked: boolean, 
+/**
+ * The accounts that shared this account's sign-in: each now needs one
+ * of its own.
+ */
+shared_ended: Array<string>, };
+
+export type ShareOfferView = { account_id: string, 
+/**
+ * Why its sign-in cannot serve this server, when it cannot.
+ */
+unavailable: string | null, 
+/**
+ * What the authorization server answered the last time it was asked
+ * to accept this account's client's refresh token for another server:
+ * "accepted", "refused", or null when it never was.
+ */
+answered_before: string | null, 
+/**
+ * The authorization server's answer then, in words.
+ */
+detail: string | null, };
+
+export type SharedSignInResult = { 
+/**
+ * The new account, when the authorization server accepted.
+ */
+account: AccountView | null, 
+/**
+ * The account whose sign-in was offered, as it is now: after a
+ * refusal it may need a sign-in of its own (some servers spend the
+ * refresh token as they refuse).
+ */
+holder: AccountView, 
+/**
+ * The authorization server's refusal, and what it cost, in words.
+ */
+refused: string | null, };
 
 export type MachineAccountOptions = { mcp_url: string, name: string | null, client_id: string, client_secret: string | null, 
 /**

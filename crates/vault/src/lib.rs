@@ -37,7 +37,7 @@ pub use device::{DeviceSignIn, DeviceSignInRequest};
 pub use error::{Error, Result};
 pub use idp::{IdTokenSource, IdpIdentity, IdpLink};
 pub use model::{Account, AccountKind, AccountStatus, Activity, ClientCredential, TokenBundle};
-pub use shared_grant::SharedSignIn;
+pub use shared_grant::{ShareOffer, SharedSignIn};
 pub use signin::{ClientChoice, MachineAccountRequest, RedirectMode, SignIn, SignInRequest};
 pub use workload::AssertionSource;
 

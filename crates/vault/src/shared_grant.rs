@@ -48,6 +48,18 @@ pub enum SharedSignIn {
     },
 }
 
+/// An account whose sign-in could add a server ([`Vault::share_offers`]).
+#[derive(Debug, Clone)]
+pub struct ShareOffer {
+    pub holder: Account,
+    /// Why its sign-in cannot serve this server, when it cannot.
+    pub unavailable: Option<String>,
+    /// What this authorization server answered the last time it was asked
+    /// to accept this client's refresh token for another server: accepted
+    /// or not, and the detail.
+    pub answered_before: Option<(bool, String)>,
+}
+
 /// The OAuth errors that mean "not for this resource (or this grant)".
 fn is_refusal(e: &mcpauth_core::Error) -> bool {
     matches!(
@@ -289,38 +301,60 @@ impl Vault {
         )
     }
 
+    /// The accounts whose sign-in could add the server of `discovery`: a
+    /// person's, at its authorization server, on another server, holding
+    /// its own grant. Newest
+    /// first, each with why it cannot serve this server (if it cannot) and
+    /// what the authorization server answered before for its client.
+    pub fn share_offers(&self, discovery: &Discovery) -> Result<Vec<ShareOffer>> {
+        let mut holders: Vec<Account> = self
+            .list()?
+            .into_iter()
+            .filter(|a| {
+                a.kind == AccountKind::User
+                    && a.issuer == discovery.issuer
+                    && a.resource != discovery.resource
+                    && a.grant_holder.is_none()
+            })
+            .collect();
+        holders.sort_by_key(|a| std::cmp::Reverse(a.updated_at));
+        holders
+            .into_iter()
+            .map(|holder| {
+                Ok(ShareOffer {
+                    unavailable: self.cannot_share(&holder, discovery)?,
+                    answered_before: self
+                        .db()
+                        .shared_grant(&discovery.issuer, &holder.client_id)?,
+                    holder,
+                })
+            })
+            .collect()
+    }
+
     /// The account whose sign-in to share where this authorization server
     /// accepted one before; else why none is tried.
     fn known_holder(
         &self,
         discovery: &Discovery,
     ) -> Result<std::result::Result<Account, Option<String>>> {
-        let people: Vec<Account> = self
+        let on_this_server = self
             .list()?
-            .into_iter()
-            .filter(|a| a.kind == AccountKind::User)
-            .collect();
-        if people.iter().any(|a| a.resource == discovery.resource) {
+            .iter()
+            .any(|a| a.kind == AccountKind::User && a.resource == discovery.resource);
+        if on_this_server {
             return Ok(Err(Some(
                 "an account on this server exists already; another one signs in through the browser".into(),
             )));
         }
-        let mut accounts: Vec<Account> = people
-            .into_iter()
-            .filter(|a| a.issuer == discovery.issuer && a.grant_holder.is_none())
-            .collect();
-        accounts.sort_by_key(|a| std::cmp::Reverse(a.updated_at));
         let mut untried = None;
         let mut accepted: Vec<Account> = Vec::new();
-        for holder in accounts {
-            if self.cannot_share(&holder, discovery)?.is_some() {
+        for offer in self.share_offers(discovery)? {
+            if offer.unavailable.is_some() {
                 continue;
             }
-            let known = self
-                .db()
-                .shared_grant(&discovery.issuer, &holder.client_id)?;
-            match known {
-                Some((true, _)) => accepted.push(holder),
+            match offer.answered_before {
+                Some((true, _)) => accepted.push(offer.holder),
                 Some((false, detail)) => {
                     return Ok(Err(Some(format!(
                         "{} refused a refresh token for another server before ({detail})",
@@ -328,7 +362,7 @@ impl Vault {
                     ))))
                 }
                 None => {
-                    untried.get_or_insert(holder);
+                    untried.get_or_insert(offer.holder);
                 }
             }
         }

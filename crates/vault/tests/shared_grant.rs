@@ -297,3 +297,69 @@ async fn a_sign_in_on_another_authorization_server_or_bound_to_a_key_is_not_shar
     let after = t.vault.account(&holder.id).expect("holder");
     assert_eq!(after.generation, holder.generation);
 }
+
+/// What the app's Add server offers for the server at `url`: the accounts
+/// whose sign-in could add it, with why not and what was answered before.
+async fn offers_for(t: &support::TestVault, url: &str) -> Vec<mcpauth_vault::ShareOffer> {
+    let http = mcpauth_core::http::ReqwestHttp::new().expect("http");
+    let found = mcpauth_core::discovery::discover(&http, url, &Default::default())
+        .await
+        .expect("discovery");
+    t.vault.share_offers(&found).expect("offers")
+}
+
+#[tokio::test]
+async fn add_server_is_offered_the_sign_ins_that_could_serve_it_and_told_why_not() {
+    let t = test_vault();
+    let holder = support::sign_in(
+        &t.vault,
+        servers().mcp("current"),
+        "wendy",
+        with_client("mcpauth-shared"),
+    )
+    .await;
+
+    // Another server there: offered, never asked before.
+    let offers = offers_for(&t, servers().mcp("ts2")).await;
+    assert_eq!(offers.len(), 1, "{offers:?}");
+    assert_eq!(offers[0].holder.id, holder.id);
+    assert_eq!(offers[0].unavailable, None);
+    assert_eq!(offers[0].answered_before, None);
+
+    // Its own server (a second account there is the browser's), and a server
+    // of another authorization server: nothing to offer.
+    assert!(offers_for(&t, servers().mcp("current")).await.is_empty());
+    assert!(offers_for(&t, servers().mcp("fallback")).await.is_empty());
+
+    // A DPoP server: listed, with the reason it cannot be shared.
+    let dpop = offers_for(&t, servers().mcp("dpop")).await;
+    assert!(
+        dpop[0]
+            .unavailable
+            .as_deref()
+            .is_some_and(|w| w.contains("DPoP")),
+        "{dpop:?}"
+    );
+
+    // Once the authorization server accepted, the next offer says so.
+    added(
+        t.vault
+            .sign_in_with_shared_grant(&to(servers().mcp("ts2")), Some(&holder.id))
+            .await
+            .expect("shared sign-in"),
+    );
+    let offers = offers_for(&t, servers().mcp("ts1")).await;
+    assert_eq!(
+        offers.len(),
+        1,
+        "only the holder, not the account sharing it: {offers:?}"
+    );
+    assert!(matches!(&offers[0].answered_before, Some((true, d)) if d.contains("accepted")));
+    // Nothing was sent for an offer: the holder's grant is as the sign-in left it.
+    let generation = t.vault.account(&holder.id).expect("holder").generation;
+    offers_for(&t, servers().mcp("ts1")).await;
+    assert_eq!(
+        t.vault.account(&holder.id).expect("holder").generation,
+        generation
+    );
+}

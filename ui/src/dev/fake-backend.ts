@@ -20,6 +20,7 @@ import type {
   IdentityProviderOptions,
   IdentityProviderView,
   SignInStarted,
+  SharedSignInResult,
   SignOutResult,
   UpgradeResult,
   WindowState,
@@ -37,6 +38,8 @@ export interface FakeOptions {
   /** upgrade_scopes: "refresh" grants at once, "browser" starts a sign-in. */
   upgrade?: "refresh" | "browser";
   signOut?: Partial<SignOutResult>;
+  /** share_sign_in: "accepted" adds the account; else the server's refusal, and whether it cost the holder's grant. */
+  share?: "accepted" | { refused: string; holderNeedsSignIn: boolean };
   candidates?: ImportCandidateView[];
   settings?: Settings;
   info?: AppInfo;
@@ -125,6 +128,29 @@ export function installFakeBackend(opts: FakeOptions = {}): FakeBackend {
       return d;
     },
     begin_sign_in: ({ options }) => start(options as SignInOptions),
+    share_sign_in: ({ options, through }): SharedSignInResult => {
+      const holder = find(through as string);
+      const o = options as SignInOptions;
+      const share = opts.share ?? "accepted";
+      if (share !== "accepted") {
+        if (share.holderNeedsSignIn) holder.status = fx.status({ state: "needs_sign_in", expires_at: null, reason: share.refused });
+        return { account: null, holder: structuredClone(holder), refused: share.refused };
+      }
+      const added = fx.account({
+        id: `shared-${accounts.length + 1}`,
+        name: o.name ?? o.mcp_url,
+        server_url: o.mcp_url,
+        resource: o.mcp_url,
+        subject: holder.subject,
+        client_id: holder.client_id,
+        granted_scopes: o.scopes.length ? o.scopes : holder.granted_scopes,
+        has_refresh_token: false,
+        grant_holder: holder.id,
+        is_default: false,
+      });
+      accounts.push(added);
+      return { account: structuredClone(added), holder: structuredClone(holder), refused: null };
+    },
     cancel_sign_in: () => true,
     refresh_now: ({ id }) => {
       const a = find(id as string);
@@ -151,12 +177,18 @@ export function installFakeBackend(opts: FakeOptions = {}): FakeBackend {
     sign_out: ({ id }): SignOutResult => {
       const a = find(id as string);
       accounts.splice(accounts.indexOf(a), 1);
+      const ended = accounts.filter((x) => x.grant_holder === a.id);
+      for (const x of ended) {
+        x.grant_holder = null;
+        x.status = fx.status({ state: "needs_sign_in", expires_at: null, reason: `it shared the sign-in of account ${a.id}, which was signed out; sign in again` });
+      }
       return {
         account: a.id,
         revocation_supported: true,
         refresh_token: "revoked",
         access_token: "revoked",
         fully_revoked: true,
+        shared_ended: ended.map((x) => x.id),
         ...opts.signOut,
       };
     },

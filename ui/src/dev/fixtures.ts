@@ -132,6 +132,7 @@ export function preview(over: Partial<DiscoveryPreview> = {}): DiscoveryPreview 
       { name: "Client registration", detail: "dynamic", found: true },
     ],
     existing_accounts: [],
+    share_offers: [],
     ...over,
   };
 }

@@ -23,6 +23,7 @@ import type {
   SignInLink,
   SignInOptions,
   SignInStarted,
+  SharedSignInResult,
   SignOutResult,
   StartupMark,
   UpgradeResult,
@@ -63,6 +64,9 @@ export const api = {
   discover: (url: string, authorizationServer: string | null = null, request: string | null = null) =>
     call<DiscoveryPreview>("discover", { url, authorizationServer, request }),
   beginSignIn: (options: SignInOptions) => call<SignInStarted>("begin_sign_in", { options }),
+  /** Adds a server with the sign-in of account `through`, without a browser. */
+  shareSignIn: (options: SignInOptions, through: string) =>
+    call<SharedSignInResult>("share_sign_in", { options, through }),
   cancelSignIn: (id: string) => call<boolean>("cancel_sign_in", { id }),
   refreshNow: (id: string) => call<AccountView>("refresh_now", { id }),
   upgradeScopes: (id: string, scopes: string[]) =>
