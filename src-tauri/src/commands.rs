@@ -165,12 +165,14 @@ pub async fn discover(
         Ok(u) => state.vault.serving(&u)?.into_iter().map(|a| a.id).collect(),
         Err(_) => Vec::new(),
     };
-    let share_offers = state
-        .vault
-        .share_offers(&found)?
-        .iter()
-        .map(ShareOfferView::from)
-        .collect();
+    // An offer is a convenience: without it, the browser is still the way in.
+    let share_offers = match state.vault.share_offers(&found) {
+        Ok(offers) => offers.iter().map(ShareOfferView::from).collect(),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not list the sign-ins to share");
+            Vec::new()
+        }
+    };
     let mut steps = steps.into_inner().unwrap_or_else(|e| e.into_inner());
     let registration_step = DiscoveryStep {
         name: STEP_NAMES[3].into(),

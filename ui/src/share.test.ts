@@ -64,6 +64,9 @@ describe("add server with a shared sign-in", () => {
     expect(fake!.callsOf("begin_sign_in")).toHaveLength(0);
     const added = app.accounts.find((a) => a.server_url === NEW_SERVER);
     expect(added?.grant_holder).toBe("h0ld3r00");
+    // The next server starts on a form that is not waiting for anything.
+    click($(root, "add-another")!);
+    expect(((await el(root, "add-discover")) as HTMLButtonElement).disabled).toBe(false);
   });
 
   it("asks only for the scopes the shared grant holds, and says which it leaves to the browser", async () => {
@@ -99,6 +102,34 @@ describe("add server with a shared sign-in", () => {
     expect(($(root, "add-signin") as HTMLButtonElement).disabled).toBe(false);
     expect(app.account("h0ld3r00")?.status.state).toBe("needs_sign_in");
     expect(fake!.accounts).toHaveLength(1);
+
+    // Another discovery starts the offer afresh: no refusal of the last one.
+    click($(root, "add-discover")!);
+    await until(() => !$(root, "add-share-refused"), "the refusal gone");
+    await el(root, "add-share");
+
+    // The way back for the account whose sign-in the refusal cost.
+    click(await el(root, "add-share-signin"));
+    const back = await el(root, "add-share-open-holder");
+    expect(text(back)).toBe("Open work to sign in again");
+    click(back);
+    await until(() => app.route.screen === "detail", "the holder's account");
+    expect(app.route).toEqual({ screen: "detail", id: "h0ld3r00" });
+  });
+
+  it("keeps the other ways in shut while the authorization server is asked", async () => {
+    const { root, fake } = await boot({ accounts: [holder()], discover: preview([offer()]), shareDelayMs: 400 }, "#/add");
+    await discover(root);
+    click(await el(root, "add-share-signin"));
+    const button = (id: string) => $(root, id) as HTMLButtonElement;
+    await until(() => button("add-share-signin").disabled, "the share button busy");
+    expect(button("add-signin").disabled).toBe(true);
+    expect(button("add-discover").disabled).toBe(true);
+    // Enter in the form does not start a browser sign-in beside it.
+    $(root, "add-signin")!.closest("form")!.requestSubmit();
+    await el(root, "add-result");
+    expect(fake!.callsOf("begin_sign_in")).toHaveLength(0);
+    expect(fake!.callsOf("share_sign_in")).toHaveLength(1);
   });
 
   it("says why a sign-in is not offered: bound to this device, or refused there before", async () => {
@@ -121,6 +152,12 @@ describe("add server with a shared sign-in", () => {
     expect(text(list)).toContain("The sign-in of bound is not offered: its tokens are bound to a key of this device (DPoP)");
     expect($(root, "add-share")).toBeNull();
     expect($(root, "add-signin")).not.toBeNull();
+    // A refusal may have been for that server alone: the user may offer it again, warned.
+    expect($(root, "add-share-ask-again-dp0p0000")).toBeNull();
+    click($(root, "add-share-ask-again-h0ld3r00")!);
+    expect(text(await el(root, "add-share"))).toContain("(account work)");
+    expect(text(await el(root, "add-share-risk"))).toContain("if this one refuses, work will need to sign in again");
+    expect(text($(root, "add-share-withheld")!)).not.toContain("The sign-in of work");
   });
 
   it("lets the user choose whose sign-in when two people are signed in there", async () => {
@@ -179,5 +216,9 @@ describe("signing out a shared sign-in", () => {
       "This account shares the sign-in of work: its access token is left to expire rather than revoked, since revoking it could end that sign-in too.",
     );
     expect($(root, "signout-shared")).toBeNull();
+    const panel = text($(root, "signout-confirm-panel")!);
+    expect(panel).toContain("MCP Auth deletes its access token and this account from this computer.");
+    expect(panel).not.toContain("revoke the tokens");
+    expect(text($(root, "detail-signout-confirm")!)).toBe("Sign out");
   });
 });

@@ -283,22 +283,28 @@ impl Vault {
 
     /// Why `holder`'s grant cannot serve the server of `discovery`, if it cannot.
     fn cannot_share(&self, holder: &Account, discovery: &Discovery) -> Result<Option<String>> {
-        Ok(
-            if holder.dpop_jkt.is_some() || discovery.resource_accepts_dpop() {
-                Some("its tokens are bound to a key of this device (DPoP), one per account".into())
-            } else if !holder.has_refresh_token {
-                Some("it holds no refresh token".into())
-            } else if !matches!(
-                holder.status,
-                AccountStatus::Active { .. } | AccountStatus::Refreshing
-            ) {
-                Some(format!("its status is {}", holder.status.name()))
-            } else if self.db().client_rejected(&holder.id)? {
-                Some("the authorization server no longer knows its client".into())
-            } else {
-                None
-            },
-        )
+        Ok(if holder.dpop_jkt.is_some() {
+            Some("its tokens are bound to a key of this device (DPoP), one key per account".into())
+        } else if discovery.resource_accepts_dpop() {
+            Some(
+                    "this server takes tokens bound to a key of this device (DPoP), one key per account"
+                        .into(),
+                )
+        } else if !holder.has_refresh_token {
+            Some("it holds no refresh token".into())
+        } else if let Some(why) = match &holder.status {
+            AccountStatus::Active { .. } | AccountStatus::Refreshing => None,
+            AccountStatus::NeedsSignIn { .. } => Some("it needs a new sign-in"),
+            AccountStatus::Upgrading { .. } => Some("its scopes are being upgraded"),
+            AccountStatus::Error { .. } => Some("its last refresh failed"),
+            AccountStatus::SignedOut => Some("it is signed out"),
+        } {
+            Some(why.into())
+        } else if self.db().client_rejected(&holder.id)? {
+            Some("the authorization server no longer knows its client".into())
+        } else {
+            None
+        })
     }
 
     /// The accounts whose sign-in could add the server of `discovery`: a

@@ -333,12 +333,10 @@ async fn add_server_is_offered_the_sign_ins_that_could_serve_it_and_told_why_not
 
     // A DPoP server: listed, with the reason it cannot be shared.
     let dpop = offers_for(&t, servers().mcp("dpop")).await;
-    assert!(
-        dpop[0]
-            .unavailable
-            .as_deref()
-            .is_some_and(|w| w.contains("DPoP")),
-        "{dpop:?}"
+    assert_eq!(dpop.len(), 1, "{dpop:?}");
+    assert_eq!(
+        dpop[0].unavailable.as_deref(),
+        Some("this server takes tokens bound to a key of this device (DPoP), one key per account")
     );
 
     // Once the authorization server accepted, the next offer says so.

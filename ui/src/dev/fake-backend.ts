@@ -40,6 +40,8 @@ export interface FakeOptions {
   signOut?: Partial<SignOutResult>;
   /** share_sign_in: "accepted" adds the account; else the server's refusal, and whether it cost the holder's grant. */
   share?: "accepted" | { refused: string; holderNeedsSignIn: boolean };
+  /** How long share_sign_in takes. */
+  shareDelayMs?: number;
   candidates?: ImportCandidateView[];
   settings?: Settings;
   info?: AppInfo;
@@ -128,7 +130,8 @@ export function installFakeBackend(opts: FakeOptions = {}): FakeBackend {
       return d;
     },
     begin_sign_in: ({ options }) => start(options as SignInOptions),
-    share_sign_in: ({ options, through }): SharedSignInResult => {
+    share_sign_in: async ({ options, through }): Promise<SharedSignInResult> => {
+      if (opts.shareDelayMs) await new Promise((r) => setTimeout(r, opts.shareDelayMs));
       const holder = find(through as string);
       const o = options as SignInOptions;
       const share = opts.share ?? "accepted";

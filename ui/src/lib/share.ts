@@ -8,22 +8,34 @@ import type { AccountView, ShareOfferView } from "../bindings";
 export interface ShareChoice {
   /** Accounts whose sign-in may be offered, newest first. */
   usable: { offer: ShareOfferView; account: AccountView }[];
-  /** Accounts at this authorization server whose sign-in is not offered, and why. */
-  withheld: { account: AccountView; why: string }[];
+  /**
+   * Accounts at this authorization server whose sign-in is not offered, and
+   * why; `askAgain` when only a refusal before stands in the way.
+   */
+  withheld: { account: AccountView; why: string; askAgain: boolean }[];
 }
 
-/** Splits the backend's offers into those to offer and those to explain. */
-export function shareChoice(offers: ShareOfferView[], find: (id: string) => AccountView | undefined): ShareChoice {
+/**
+ * Splits the backend's offers into those to offer and those to explain. A
+ * sign-in refused there before is offered again once the user asks to
+ * (`askAgain`): the refusal may have been for that server alone.
+ */
+export function shareChoice(
+  offers: ShareOfferView[],
+  find: (id: string) => AccountView | undefined,
+  askAgain: ReadonlySet<string> = new Set(),
+): ShareChoice {
   const choice: ShareChoice = { usable: [], withheld: [] };
   for (const offer of offers) {
     const account = find(offer.account_id);
     if (!account) continue;
     if (offer.unavailable) {
-      choice.withheld.push({ account, why: offer.unavailable });
-    } else if (offer.answered_before === "refused") {
+      choice.withheld.push({ account, why: offer.unavailable, askAgain: false });
+    } else if (offer.answered_before === "refused" && !askAgain.has(account.id)) {
       choice.withheld.push({
         account,
         why: `its authorization server refused such a request before${offer.detail ? ` (${offer.detail})` : ""}`,
+        askAgain: true,
       });
     } else {
       choice.usable.push({ offer, account });
