@@ -39,6 +39,11 @@ export interface SignInForm {
 
 const orNull = (s: string): string | null => (s.trim() ? s.trim() : null);
 
+/** The scopes an Add server form names: those ticked, then those typed, each once. */
+export function namedScopes(ticked: readonly string[], typed: string): string[] {
+  return unique([...ticked, ...parseScopes(typed)]);
+}
+
 /** The `begin_sign_in` options for a filled-in Add server form. */
 export function signInOptions(form: SignInForm): Result<SignInOptions> {
   const url = checkServerUrl(form.mcpUrl);
@@ -50,7 +55,7 @@ export function signInOptions(form: SignInForm): Result<SignInOptions> {
   return ok({
     mcp_url: url.value,
     name: orNull(form.name),
-    scopes: unique([...form.scopes, ...parseScopes(form.extraScopes)]),
+    scopes: namedScopes(form.scopes, form.extraScopes),
     redirect: form.redirect,
     client_id: orNull(form.clientId),
     client_secret: secret ? secret : null,
